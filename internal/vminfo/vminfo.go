@@ -1,0 +1,86 @@
+// Package vminfo holds VMInfo, the recorded configuration Virtumancer keeps in
+// virtual_machines.config_json, and the pure functions around it: building it
+// from a domain definition, building a definition from a spec, and comparing
+// recorded against live. It knows nothing of Terraform, SQLite or RPC.
+package vminfo
+
+// Libvirt domain states (virDomainState) as stored in VMInfo.State.
+const (
+	StateNoState     = 0
+	StateRunning     = 1
+	StateBlocked     = 2
+	StatePaused      = 3
+	StateShutdown    = 4
+	StateShutoff     = 5
+	StateCrashed     = 6
+	StatePMSuspended = 7
+)
+
+// VMInfo is the JSON object in config_json. The first block of fields is
+// Virtumancer's own: names and units must never change (memory in KiB,
+// cpu_time in ns, uptime -1 when unknown). The rest are our additions; they
+// are omitted when empty so rows we write stay readable by Virtumancer.
+type VMInfo struct {
+	ID         int      `json:"id"`
+	Name       string   `json:"name"`
+	State      int      `json:"state"`
+	MaxMem     uint64   `json:"max_mem"`
+	Memory     uint64   `json:"memory"`
+	Vcpu       uint     `json:"vcpu"`
+	CPUTime    uint64   `json:"cpu_time"`
+	Uptime     int64    `json:"uptime"`
+	Persistent bool     `json:"persistent"`
+	Autostart  bool     `json:"autostart"`
+	Graphics   Graphics `json:"graphics"`
+
+	UUID       string      `json:"uuid,omitempty"`
+	DomainType string      `json:"domain_type,omitempty"`
+	OSType     string      `json:"os_type,omitempty"`
+	Arch       string      `json:"arch,omitempty"`
+	Disks      []Disk      `json:"disks,omitempty"`
+	Interfaces []Interface `json:"interfaces,omitempty"`
+}
+
+// Graphics says which remote consoles the domain offers.
+type Graphics struct {
+	VNC   bool `json:"vnc"`
+	Spice bool `json:"spice"`
+}
+
+// Disk is one <disk> of the definition. Exactly one of Path or Pool+Volume
+// is set, matching the source kind in the XML.
+type Disk struct {
+	Device   string `json:"device"` // "disk" or "cdrom"
+	Target   string `json:"target"` // vda, sda, hdc...
+	Bus      string `json:"bus"`    // virtio, sata, scsi, ide
+	Path     string `json:"path,omitempty"`
+	Pool     string `json:"pool,omitempty"`
+	Volume   string `json:"volume,omitempty"`
+	Format   string `json:"format,omitempty"` // driver type: qcow2, raw
+	ReadOnly bool   `json:"read_only,omitempty"`
+}
+
+// Interface is one <interface> of the definition.
+type Interface struct {
+	Type   string `json:"type"`   // "network" or "bridge"
+	Source string `json:"source"` // network or bridge name
+	Model  string `json:"model,omitempty"`
+	MAC    string `json:"mac,omitempty"`
+}
+
+// Runtime is what libvirt reports about a domain beyond its definition.
+type Runtime struct {
+	ID         int
+	State      int
+	CPUTime    uint64 // ns
+	Persistent bool
+	Autostart  bool
+}
+
+// Drift is one configuration field whose live value differs from the
+// recorded one. Values are rendered for people ("2048", "true", "vda:/p").
+type Drift struct {
+	Field    string `json:"field"`
+	Recorded string `json:"recorded"`
+	Live     string `json:"live"`
+}
