@@ -1,0 +1,3 @@
+module github.com/virtumancer/terraform-provider-virtumancer/tools/lint
+
+go 1.26
