@@ -20,6 +20,13 @@ const (
 // Virtumancer's own: names and units must never change (memory in KiB,
 // cpu_time in ns, uptime -1 when unknown). The rest are our additions; they
 // are omitted when empty so rows we write stay readable by Virtumancer.
+//
+// Our additions distinguish "not recorded" from "recorded empty", because
+// rows written by Virtumancer lack them and must not show drift for them: an
+// empty string means not recorded, and for Disks and Interfaces a nil slice
+// means not recorded while an empty non-nil slice means "recorded: none".
+// The omitzero tag keeps that distinction through JSON (nil is omitted, an
+// empty slice is written as []), where omitempty would drop both.
 type VMInfo struct {
 	ID         int      `json:"id"`
 	Name       string   `json:"name"`
@@ -37,8 +44,8 @@ type VMInfo struct {
 	DomainType string      `json:"domain_type,omitempty"`
 	OSType     string      `json:"os_type,omitempty"`
 	Arch       string      `json:"arch,omitempty"`
-	Disks      []Disk      `json:"disks,omitempty"`
-	Interfaces []Interface `json:"interfaces,omitempty"`
+	Disks      []Disk      `json:"disks,omitzero"`
+	Interfaces []Interface `json:"interfaces,omitzero"`
 }
 
 // Graphics says which remote consoles the domain offers.

@@ -1,0 +1,76 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+
+	"zombiezen.com/go/sqlite"
+)
+
+// Sentinel errors. Every error the store returns wraps at most one of them
+// behind a message naming the file and the row, so test with errors.Is.
+var (
+	ErrNotFound = errors.New("not found")
+	ErrExists   = errors.New("already exists")
+	// ErrReadOnly is wrapped when a write fails because the store was opened
+	// with Options.ReadOnly or the file or its directory is not writable.
+	ErrReadOnly = errors.New("store is read-only")
+	// ErrBusy is wrapped when the write lock stayed taken through every retry.
+	ErrBusy = errors.New("database stayed busy")
+)
+
+// errf prefixes a message with the store file, the convention for every
+// error leaving this package.
+func (s *Store) errf(format string, args ...any) error {
+	return fmt.Errorf("store %s: "+format, append([]any{s.path}, args...)...)
+}
+
+// sqlErr wraps an error from SQLite for the operation op, turning the codes
+// a user can act on (permissions, cancellation) into advice.
+func (s *Store) sqlErr(op string, err error) error {
+	if err == nil {
+		return nil
+	}
+	switch sqlite.ErrCode(err).ToPrimary() {
+	case sqlite.ResultReadOnly, sqlite.ResultPerm, sqlite.ResultCantOpen:
+		return s.permErr(op, err)
+	case sqlite.ResultInterrupt:
+		return s.errf("%s: interrupted (context done): %w", op, err)
+	}
+	return s.errf("%s: %w", op, err)
+}
+
+// permErr explains a failed write: SQLite needs write access to the file and
+// to its directory (for the -wal and -shm files next to it).
+func (s *Store) permErr(op string, err error) error {
+	if s.opts.ReadOnly {
+		return s.errf("%s: %w: it was opened with Options.ReadOnly; open it read-write to change it", op, ErrReadOnly)
+	}
+	dir := filepath.Dir(s.path)
+	return s.errf("%s: %w: the file or its directory is not writable by this process (%w); "+
+		"fix the permissions so this user can write %s (and its -wal and -shm files) and create files in %s",
+		op, ErrReadOnly, err, filepath.Base(s.path), dir)
+}
+
+// isBusy reports whether err means another connection holds a lock, the
+// only errors worth retrying a whole transaction for.
+func isBusy(err error) bool {
+	switch sqlite.ErrCode(err).ToPrimary() {
+	case sqlite.ResultBusy, sqlite.ResultLocked:
+		return true
+	}
+	return false
+}
+
+// ctxErr returns ctx's error wrapped for op, or nil while ctx is live.
+func (s *Store) ctxErr(ctx context.Context, op string, cause error) error {
+	if ctx.Err() == nil {
+		return nil
+	}
+	if cause == nil {
+		return s.errf("%s: %w", op, ctx.Err())
+	}
+	return s.errf("%s: %w (%v)", op, ctx.Err(), cause)
+}
