@@ -19,6 +19,10 @@ var (
 	ErrReadOnly = errors.New("store is read-only")
 	// ErrBusy is wrapped when the write lock stayed taken through every retry.
 	ErrBusy = errors.New("database stayed busy")
+
+	// errLockWait marks a BEGIN IMMEDIATE that waited BusyTimeout in vain;
+	// it is retried like SQLITE_BUSY.
+	errLockWait = errors.New("timed out waiting for the write lock")
 )
 
 // errf prefixes a message with the store file, the convention for every
@@ -34,24 +38,28 @@ func (s *Store) sqlErr(op string, err error) error {
 		return nil
 	}
 	switch sqlite.ErrCode(err).ToPrimary() {
-	case sqlite.ResultReadOnly, sqlite.ResultPerm, sqlite.ResultCantOpen:
+	case sqlite.ResultReadOnly, sqlite.ResultPerm:
 		return s.permErr(op, err)
+	case sqlite.ResultCantOpen:
+		return s.errf("%s: cannot open the file or create its -wal/-shm files next to it (%w); "+
+			"fix the permissions so this user can read and write %s and create files in %s",
+			op, err, filepath.Base(s.path), filepath.Dir(s.path))
 	case sqlite.ResultInterrupt:
 		return s.errf("%s: interrupted (context done): %w", op, err)
 	}
 	return s.errf("%s: %w", op, err)
 }
 
-// permErr explains a failed write: SQLite needs write access to the file and
-// to its directory (for the -wal and -shm files next to it).
+// permErr explains a refused write: either we opened the store read-only,
+// or SQLite could not write the file or its directory (for the -wal and
+// -shm files next to it).
 func (s *Store) permErr(op string, err error) error {
 	if s.opts.ReadOnly {
 		return s.errf("%s: %w: it was opened with Options.ReadOnly; open it read-write to change it", op, ErrReadOnly)
 	}
-	dir := filepath.Dir(s.path)
 	return s.errf("%s: %w: the file or its directory is not writable by this process (%w); "+
 		"fix the permissions so this user can write %s (and its -wal and -shm files) and create files in %s",
-		op, ErrReadOnly, err, filepath.Base(s.path), dir)
+		op, ErrReadOnly, err, filepath.Base(s.path), filepath.Dir(s.path))
 }
 
 // isBusy reports whether err means another connection holds a lock, the
@@ -61,16 +69,23 @@ func isBusy(err error) bool {
 	case sqlite.ResultBusy, sqlite.ResultLocked:
 		return true
 	}
-	return false
+	return errors.Is(err, errLockWait)
 }
 
-// ctxErr returns ctx's error wrapped for op, or nil while ctx is live.
-func (s *Store) ctxErr(ctx context.Context, op string, cause error) error {
-	if ctx.Err() == nil {
-		return nil
-	}
-	if cause == nil {
-		return s.errf("%s: %w", op, ctx.Err())
-	}
-	return s.errf("%s: %w (%v)", op, ctx.Err(), cause)
+// ctxErr wraps ctx's error for op; call it once ctx is done.
+func (s *Store) ctxErr(ctx context.Context, op string) error {
+	return s.errf("%s: %w", op, ctx.Err())
 }
+
+func isNotFound(err error) bool { return errors.Is(err, ErrNotFound) }
+
+// busyError is the retry loop giving up. Its message is written for people
+// (the SQLite text, "database is locked", would only confuse), while
+// errors.Is still finds ErrBusy and the SQLite code underneath.
+type busyError struct {
+	msg   string
+	cause error
+}
+
+func (e *busyError) Error() string   { return e.msg }
+func (e *busyError) Unwrap() []error { return []error{ErrBusy, e.cause} }

@@ -2,7 +2,6 @@ package store
 
 import (
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
 )
@@ -44,14 +43,4 @@ func ParseTime(s string) (time.Time, error) {
 		}
 	}
 	return time.Time{}, fmt.Errorf("unrecognised timestamp %q (want %q or RFC 3339)", s, TimeFormat)
-}
-
-// parseUnix reads an integer timestamp (seconds since the epoch), which some
-// drivers store in DATETIME columns.
-func parseUnix(s string) (time.Time, bool) {
-	n, err := strconv.ParseInt(s, 10, 64)
-	if err != nil {
-		return time.Time{}, false
-	}
-	return time.Unix(n, 0).UTC(), true
 }
