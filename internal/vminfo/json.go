@@ -39,8 +39,8 @@ func describeJSONError(err error) error {
 		if field == "" {
 			field = "(top level)"
 		}
-		return fmt.Errorf("vminfo: parse config_json: field %q at offset %d: got JSON %s, want %s: %w",
-			field, typeErr.Offset, typeErr.Value, typeErr.Type, err)
+		return fmt.Errorf("vminfo: parse config_json: field %q at offset %d: got JSON %s, want %s",
+			field, typeErr.Offset, typeErr.Value, typeErr.Type)
 	case errors.As(err, &syntaxErr):
 		return fmt.Errorf("vminfo: parse config_json: invalid JSON at offset %d: %w", syntaxErr.Offset, err)
 	default:
