@@ -8,7 +8,7 @@ set -euo pipefail
 fail() { echo "scripts/testenv.sh: $*" >&2; exit 1; }
 [ "$(id -u)" = 0 ] || fail "must run as root (it installs packages and starts libvirtd)"
 
-packages=(libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients qemu-system-x86 qemu-utils openssh-server openssh-client sqlite3)
+packages=(libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients qemu-system-x86 qemu-utils e2fsprogs openssh-server openssh-client sqlite3)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -294,8 +294,8 @@ func TestTxRules(t *testing.T) {
 	}
 	// So does a panic, and the store stays usable.
 	func() {
-		defer func() { recover() }()
-		s.Write(bg, func(tx *Tx) error { tx.PutHost(Host{ID: "p"}); panic("x") })
+		defer func() { _ = recover() }()
+		_ = s.Write(bg, func(tx *Tx) error { _ = tx.PutHost(Host{ID: "p"}); panic("x") })
 	}()
 	if _, err := s.GetHost(bg, "p"); !errors.Is(err, ErrNotFound) {
 		t.Fatal("panicking transaction was committed")
