@@ -1,0 +1,276 @@
+package hypervisor
+
+import (
+	"context"
+	"encoding/hex"
+	"encoding/xml"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/digitalocean/go-libvirt"
+
+	"github.com/virtumancer/terraform-provider-virtumancer/internal/vminfo"
+)
+
+// Domain identifies a libvirt domain.
+type Domain struct {
+	Name string
+	UUID string // canonical 8-4-4-4-12, lower case
+	// ID is the running domain's id, 0 when it is not running (libvirt
+	// says -1; Virtumancer's VMInfo.ID uses 0).
+	ID int
+}
+
+func (d Domain) label() string {
+	if d.Name != "" {
+		return d.Name
+	}
+	return d.UUID
+}
+
+func fromRemote(d libvirt.Domain) Domain {
+	id := int(d.ID)
+	if id < 0 {
+		id = 0
+	}
+	return Domain{Name: d.Name, UUID: formatUUID(d.UUID), ID: id}
+}
+
+func formatUUID(u libvirt.UUID) string {
+	h := hex.EncodeToString(u[:])
+	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
+}
+
+// parseUUID accepts the canonical form and the 32-digit form without dashes.
+func parseUUID(s string) (libvirt.UUID, error) {
+	var u libvirt.UUID
+	canonical := len(s) == 36 && s[8] == '-' && s[13] == '-' && s[18] == '-' && s[23] == '-'
+	h := s
+	if canonical {
+		h = strings.ReplaceAll(s, "-", "")
+	}
+	b, err := hex.DecodeString(h)
+	if err != nil || len(b) != len(u) {
+		return u, fmt.Errorf("invalid domain uuid %q: want 8-4-4-4-12 hex digits", s)
+	}
+	copy(u[:], b)
+	return u, nil
+}
+
+// ref turns d into the handle RPCs take, without a round trip when the UUID
+// is known: the daemon resolves domains by UUID.
+func ref(l *libvirt.Libvirt, d Domain) (libvirt.Domain, error) {
+	if d.UUID == "" {
+		return l.DomainLookupByName(d.Name)
+	}
+	u, err := parseUUID(d.UUID)
+	return libvirt.Domain{Name: d.Name, UUID: u, ID: -1}, err
+}
+
+// lookup fetches d afresh (current name and id).
+func lookup(l *libvirt.Libvirt, d Domain) (libvirt.Domain, error) {
+	if d.UUID == "" {
+		return l.DomainLookupByName(d.Name)
+	}
+	u, err := parseUUID(d.UUID)
+	if err != nil {
+		return libvirt.Domain{}, err
+	}
+	return l.DomainLookupByUUID(u)
+}
+
+// LookupDomain finds a domain by name; a missing one is ErrDomainNotFound.
+func (c *Conn) LookupDomain(ctx context.Context, name string) (Domain, error) {
+	var dom libvirt.Domain
+	err := c.callRead(ctx, fmt.Sprintf("look up domain %q", name), func(l *libvirt.Libvirt) (err error) {
+		dom, err = l.DomainLookupByName(name)
+		return err
+	})
+	if err != nil {
+		return Domain{}, err
+	}
+	return fromRemote(dom), nil
+}
+
+// LookupDomainByUUID finds a domain by UUID; a missing one is ErrDomainNotFound.
+func (c *Conn) LookupDomainByUUID(ctx context.Context, uuid string) (Domain, error) {
+	var dom libvirt.Domain
+	err := c.callRead(ctx, fmt.Sprintf("look up domain uuid %s", uuid), func(l *libvirt.Libvirt) (err error) {
+		dom, err = lookup(l, Domain{UUID: uuid})
+		return err
+	})
+	if err != nil {
+		return Domain{}, err
+	}
+	return fromRemote(dom), nil
+}
+
+// ListDomains returns every domain, running or not, sorted by name.
+func (c *Conn) ListDomains(ctx context.Context) ([]Domain, error) {
+	var doms []libvirt.Domain
+	err := c.callRead(ctx, "list domains", func(l *libvirt.Libvirt) (err error) {
+		doms, _, err = l.ConnectListAllDomains(1, libvirt.ConnectListDomainsActive|libvirt.ConnectListDomainsInactive)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Domain, len(doms))
+	for i, d := range doms {
+		out[i] = fromRemote(d)
+	}
+	slices.SortFunc(out, func(a, b Domain) int { return strings.Compare(a.Name, b.Name) })
+	return out, nil
+}
+
+// DomainXML returns the domain's XML; inactive selects the persistent
+// definition (what the next boot uses) rather than the live one. Secure
+// fields (passwords) are never requested.
+func (c *Conn) DomainXML(ctx context.Context, d Domain, inactive bool) (string, error) {
+	var flags libvirt.DomainXMLFlags
+	if inactive {
+		flags = libvirt.DomainXMLInactive
+	}
+	var out string
+	err := c.callRead(ctx, fmt.Sprintf("read xml of domain %q", d.label()), func(l *libvirt.Libvirt) error {
+		dom, err := ref(l, d)
+		if err == nil {
+			out, err = l.DomainGetXMLDesc(dom, flags)
+		}
+		return err
+	})
+	if err != nil {
+		return "", err
+	}
+	return out, nil
+}
+
+// Runtime reports what libvirt knows of the domain beyond its definition.
+func (c *Conn) Runtime(ctx context.Context, d Domain) (vminfo.Runtime, error) {
+	var rt vminfo.Runtime
+	err := c.callRead(ctx, fmt.Sprintf("read runtime of domain %q", d.label()), func(l *libvirt.Libvirt) error {
+		var err error
+		rt, err = readRuntime(l, d)
+		return err
+	})
+	if err != nil {
+		return vminfo.Runtime{}, err
+	}
+	return rt, nil
+}
+
+func readRuntime(l *libvirt.Libvirt, d Domain) (vminfo.Runtime, error) {
+	dom, err := lookup(l, d) // for the current id
+	if err != nil {
+		return vminfo.Runtime{}, err
+	}
+	state, _, _, _, cpuTime, err := l.DomainGetInfo(dom)
+	if err != nil {
+		return vminfo.Runtime{}, err
+	}
+	persistent, err := l.DomainIsPersistent(dom)
+	if err != nil {
+		return vminfo.Runtime{}, err
+	}
+	autostart, err := l.DomainGetAutostart(dom)
+	if err != nil {
+		return vminfo.Runtime{}, err
+	}
+	return vminfo.Runtime{
+		ID: fromRemote(dom).ID, State: int(state), CPUTime: cpuTime,
+		Persistent: persistent == 1, Autostart: autostart == 1,
+	}, nil
+}
+
+// State returns the libvirt state number (vminfo.StateRunning...).
+func (c *Conn) State(ctx context.Context, d Domain) (int, error) {
+	var state int32
+	err := c.callRead(ctx, fmt.Sprintf("read state of domain %q", d.label()), func(l *libvirt.Libvirt) error {
+		dom, err := ref(l, d)
+		if err == nil {
+			state, _, err = l.DomainGetState(dom, 0)
+		}
+		return err
+	})
+	if err != nil {
+		return 0, err
+	}
+	return int(state), nil
+}
+
+// DefineXML defines (or redefines, when the XML carries an existing UUID) a
+// persistent domain. It asks libvirt to validate the XML against its schema
+// and falls back to no validation on drivers that refuse the flag.
+func (c *Conn) DefineXML(ctx context.Context, domainXML string) (Domain, error) {
+	var dom libvirt.Domain
+	err := c.call(ctx, fmt.Sprintf("define domain %q", xmlName(domainXML)), func(l *libvirt.Libvirt) (err error) {
+		dom, err = l.DomainDefineXMLFlags(domainXML, libvirt.DomainDefineValidate)
+		if _, refused := refusedFlags(err, uint32(libvirt.DomainDefineValidate)); refused {
+			dom, err = l.DomainDefineXMLFlags(domainXML, 0)
+		}
+		return err
+	})
+	if err != nil {
+		return Domain{}, err
+	}
+	return fromRemote(dom), nil
+}
+
+// xmlName extracts <name> for error messages; "" when the XML is unreadable.
+func xmlName(doc string) string {
+	var v struct {
+		Name string `xml:"name"`
+	}
+	_ = xml.Unmarshal([]byte(doc), &v)
+	return v.Name
+}
+
+// SetAutostart sets whether the domain starts with the daemon.
+func (c *Conn) SetAutostart(ctx context.Context, d Domain, on bool) error {
+	var v int32
+	if on {
+		v = 1
+	}
+	return c.call(ctx, fmt.Sprintf("set autostart=%t on domain %q", on, d.label()), func(l *libvirt.Libvirt) error {
+		dom, err := ref(l, d)
+		if err == nil {
+			err = l.DomainSetAutostart(dom, v)
+		}
+		return err
+	})
+}
+
+// InterfaceAddresses lists the IP addresses the domain's interfaces have
+// according to source: lease (DHCP leases of libvirt networks), agent
+// (qemu guest agent) or arp (the host's ARP table).
+func (c *Conn) InterfaceAddresses(ctx context.Context, d Domain, source string) ([]string, error) {
+	op := fmt.Sprintf("read %s addresses of domain %q", source, d.label())
+	sources := map[string]libvirt.DomainInterfaceAddressesSource{
+		"lease": libvirt.DomainInterfaceAddressesSrcLease,
+		"agent": libvirt.DomainInterfaceAddressesSrcAgent,
+		"arp":   libvirt.DomainInterfaceAddressesSrcArp,
+	}
+	src, ok := sources[source]
+	if !ok {
+		return nil, c.wrap(op, fmt.Errorf("unknown address source %q: use lease, agent or arp", source))
+	}
+	var ifaces []libvirt.DomainInterface
+	err := c.callRead(ctx, op, func(l *libvirt.Libvirt) error {
+		dom, err := ref(l, d)
+		if err == nil {
+			ifaces, err = l.DomainInterfaceAddresses(dom, uint32(src), 0)
+		}
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	var addrs []string
+	for _, iface := range ifaces {
+		for _, a := range iface.Addrs {
+			addrs = append(addrs, a.Addr)
+		}
+	}
+	return addrs, nil
+}

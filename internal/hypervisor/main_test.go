@@ -1,0 +1,132 @@
+package hypervisor
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"net"
+	"os"
+	"testing"
+	"time"
+)
+
+// Test* tests need nothing; TestIntegration* need the real libvirtd started
+// by scripts/testenv.sh and fail (never skip) when it does not answer.
+
+const (
+	testURI = "test:///default"
+	qemuURI = "qemu:///system"
+)
+
+const fixHint = "run `sudo scripts/testenv.sh` to install and start libvirtd"
+
+// daemonErr is why the daemon is unusable, nil when it answers.
+var daemonErr error
+
+// TestMain holds a test:///default connection for the whole binary: the
+// daemon's test driver resets when its last connection closes.
+func TestMain(m *testing.M) {
+	holder := NewPool(Options{})
+	daemonErr = openHolder(holder)
+	code := m.Run()
+	_ = holder.Close()
+	os.Exit(code)
+}
+
+func openHolder(p *Pool) error {
+	c, err := net.DialTimeout("unix", DefaultSocket, 5*time.Second)
+	if err != nil {
+		return fmt.Errorf("libvirtd does not answer on %s: %v; %s", DefaultSocket, err, fixHint)
+	}
+	_ = c.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	if _, err := p.Get(ctx, "holder", testURI); err != nil {
+		return fmt.Errorf("libvirtd answers on %s but %s does not open: %v; %s", DefaultSocket, testURI, err, fixHint)
+	}
+	return nil
+}
+
+// requireDaemon fails the test loudly when libvirtd is not usable.
+func requireDaemon(t testing.TB) {
+	t.Helper()
+	if daemonErr != nil {
+		t.Fatalf("this test needs the real libvirtd: %v", daemonErr)
+	}
+}
+
+// newPool returns a pool closed at the end of the test.
+func newPool(t testing.TB, opts Options) *Pool {
+	t.Helper()
+	p := NewPool(opts)
+	t.Cleanup(func() {
+		if err := p.Close(); err != nil {
+			t.Errorf("close pool: %v", err)
+		}
+	})
+	return p
+}
+
+// connect returns a connection to uri from a fresh pool.
+func connect(t testing.TB, uri string) *Conn {
+	t.Helper()
+	requireDaemon(t)
+	c, err := newPool(t, Options{}).Get(ctx(t), "local", uri)
+	if err != nil {
+		t.Fatalf("get %s: %v", uri, err)
+	}
+	return c
+}
+
+func ctx(t testing.TB) context.Context {
+	c, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	t.Cleanup(cancel)
+	return c
+}
+
+// uniqueName makes hv- names that parallel test binaries do not share.
+func uniqueName(purpose string) string {
+	b := make([]byte, 4)
+	_, _ = rand.Read(b)
+	return "hv-" + purpose + "-" + hex.EncodeToString(b)
+}
+
+// testDomainXML is a minimal domain for the test driver.
+func testDomainXML(name string) string {
+	return fmt.Sprintf(`<domain type='test'>
+  <name>%s</name>
+  <memory unit='MiB'>64</memory>
+  <vcpu>1</vcpu>
+  <os><type arch='x86_64'>hvm</type></os>
+</domain>`, name)
+}
+
+// defineTest defines a test-driver domain and removes it when the test ends.
+func defineTest(t *testing.T, c *Conn, name string) Domain {
+	t.Helper()
+	d, err := c.DefineXML(ctx(t), testDomainXML(name))
+	if err != nil {
+		t.Fatalf("define %s: %v", name, err)
+	}
+	t.Cleanup(func() { removeDomain(t, c, d) })
+	return d
+}
+
+// removeDomain destroys and undefines d, ignoring "already gone".
+func removeDomain(t testing.TB, c *Conn, d Domain) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := c.Destroy(ctx, d); err != nil && !IsNotFound(err) {
+		t.Errorf("cleanup: destroy %s: %v", d.Name, err)
+	}
+	if err := c.Undefine(ctx, d); err != nil && !IsNotFound(err) {
+		t.Errorf("cleanup: undefine %s: %v", d.Name, err)
+	}
+}
+
+func contextWithCancel(t testing.TB) (context.Context, context.CancelFunc) {
+	c, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	return c, cancel
+}
