@@ -25,10 +25,10 @@ export VIRTUMANCER_DATABASE="$dir/virtumancer.db"
 cd "$dir"
 
 echo "== tofu apply (store: $VIRTUMANCER_DATABASE)"
-"$tofu" apply -auto-approve -input=false -compact-warnings
+"$tofu" apply -auto-approve -input=false -compact-warnings -no-color
 echo "== second plan: must be empty"
 set +e
-"$tofu" plan -input=false -detailed-exitcode -compact-warnings >/tmp/quickstart-plan.txt 2>&1
+"$tofu" plan -input=false -detailed-exitcode -compact-warnings -no-color >/tmp/quickstart-plan.txt 2>&1
 code=$?
 set -e
 if [ "$code" -ne 0 ]; then
@@ -41,6 +41,6 @@ echo "== the store now holds"
 sqlite3 "$VIRTUMANCER_DATABASE" 'select id, uri from hosts; select host_id, name, substr(config_json,1,120) from virtual_machines where deleted_at is null;'
 if [ "${QUICKSTART_KEEP:-0}" != 1 ]; then
   echo "== tofu destroy (set QUICKSTART_KEEP=1 to keep the VM)"
-  "$tofu" destroy -auto-approve -input=false -compact-warnings >/dev/null
+  "$tofu" destroy -auto-approve -input=false -compact-warnings -no-color >/dev/null
   rm -f terraform.tfstate terraform.tfstate.backup
 fi
