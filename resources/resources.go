@@ -5,5 +5,9 @@ import "github.com/hashicorp/terraform-plugin-framework/resource"
 
 // All lists the resource constructors the provider serves.
 func All() []func() resource.Resource {
-	return []func() resource.Resource{}
+	return []func() resource.Resource{
+		NewVMResource,
+		NewHost,
+		NewVolume,
+	}
 }

@@ -1,0 +1,73 @@
+package datasources
+
+import (
+	"context"
+
+	"github.com/hashicorp/terraform-plugin-framework/datasource"
+	"github.com/hashicorp/terraform-plugin-framework/datasource/schema"
+	"github.com/hashicorp/terraform-plugin-framework/types"
+	"github.com/hashicorp/terraform-plugin-log/tflog"
+
+	"github.com/virtumancer/terraform-provider-virtumancer/internal/providerdata"
+)
+
+var _ datasource.DataSourceWithConfigure = (*hostsDataSource)(nil)
+
+// NewHosts is the constructor of the virtumancer_hosts data source.
+func NewHosts() datasource.DataSource { return &hostsDataSource{} }
+
+type hostsDataSource struct {
+	data *providerdata.Data
+}
+
+func (d *hostsDataSource) Metadata(_ context.Context, req datasource.MetadataRequest, resp *datasource.MetadataResponse) {
+	resp.TypeName = req.ProviderTypeName + "_hosts"
+}
+
+func (d *hostsDataSource) Schema(_ context.Context, _ datasource.SchemaRequest, resp *datasource.SchemaResponse) {
+	resp.Schema = schema.Schema{
+		Description: "Every host of the Virtumancer store, whoever recorded it (Terraform, Virtumancer, the sync service). " +
+			"Reads the store only; no host is contacted.",
+		Attributes: map[string]schema.Attribute{
+			"hosts": schema.ListNestedAttribute{
+				Computed:    true,
+				Description: "The hosts, ordered by id.",
+				NestedObject: schema.NestedAttributeObject{Attributes: map[string]schema.Attribute{
+					"id":  schema.StringAttribute{Computed: true, Description: "Host id."},
+					"uri": schema.StringAttribute{Computed: true, Description: "libvirt connection URI."},
+				}},
+			},
+		},
+	}
+}
+
+func (d *hostsDataSource) Configure(_ context.Context, req datasource.ConfigureRequest, resp *datasource.ConfigureResponse) {
+	configureInto(&d.data, req, resp)
+}
+
+func (d *hostsDataSource) Read(ctx context.Context, _ datasource.ReadRequest, resp *datasource.ReadResponse) {
+	data := configured(d.data, &resp.Diagnostics)
+	if data == nil {
+		return
+	}
+	hosts, err := data.Store.ListHosts(ctx)
+	if err != nil {
+		resp.Diagnostics.AddError("Unable to read the Virtumancer store", err.Error())
+		return
+	}
+	m := hostsDataModel{Hosts: make([]hostsItemModel, 0, len(hosts))}
+	for _, h := range hosts {
+		m.Hosts = append(m.Hosts, hostsItemModel{ID: types.StringValue(h.ID), URI: types.StringValue(h.URI)})
+	}
+	tflog.Debug(ctx, "listed hosts", map[string]any{"count": len(hosts)})
+	resp.Diagnostics.Append(resp.State.Set(ctx, &m)...)
+}
+
+type hostsDataModel struct {
+	Hosts []hostsItemModel `tfsdk:"hosts"`
+}
+
+type hostsItemModel struct {
+	ID  types.String `tfsdk:"id"`
+	URI types.String `tfsdk:"uri"`
+}

@@ -1,0 +1,4 @@
+import {
+  to = virtumancer_host.local
+  id = "local"
+}

@@ -1,0 +1,2 @@
+# A volume is imported by host_id/pool/name.
+terraform import virtumancer_volume.data local/default/web-data.qcow2

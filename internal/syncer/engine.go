@@ -1,0 +1,349 @@
+// Package syncer keeps a Virtumancer store in step with its libvirt hosts:
+// a full sync of every domain when a host connects, lifecycle events in
+// between and a periodic resync as a safety net. The recorded config_json
+// of an existing row is never overwritten; what is seen live, and how it
+// drifts from the record, goes into the store's vmsync_* tables.
+//
+// The Engine runs as a daemon (Open/Close) in virtumancer-sync, and its
+// one-shot methods (SyncOnce, CheckDrift) need no Open, so the provider or
+// a CLI can call them directly.
+package syncer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/virtumancer/terraform-provider-virtumancer/internal/hypervisor"
+	"github.com/virtumancer/terraform-provider-virtumancer/internal/store"
+	"github.com/virtumancer/terraform-provider-virtumancer/internal/vminfo"
+)
+
+// Defaults NewEngine fills in.
+const (
+	DefaultResyncInterval   = 5 * time.Minute
+	DefaultHostPollInterval = time.Second
+	DefaultFetchWorkers     = 8
+	DefaultBackoffMin       = time.Second
+	DefaultBackoffMax       = time.Minute
+	DefaultWriteTimeout     = 2 * time.Minute
+)
+
+// Conn is what the engine needs of a libvirt connection.
+// *hypervisor.Conn implements it; tests may substitute their own.
+type Conn interface {
+	Redacted() string
+	ListDomains(ctx context.Context) ([]hypervisor.Domain, error)
+	LookupDomain(ctx context.Context, name string) (hypervisor.Domain, error)
+	DomainXML(ctx context.Context, d hypervisor.Domain, inactive bool) (string, error)
+	Runtime(ctx context.Context, d hypervisor.Domain) (vminfo.Runtime, error)
+	LifecycleEvents(ctx context.Context) (<-chan hypervisor.Event, error)
+}
+
+// Dialer returns a connection to a host.
+type Dialer func(ctx context.Context, hostID, uri string) (Conn, error)
+
+// PoolDialer dials through a hypervisor.Pool, sharing its connections.
+func PoolDialer(p *hypervisor.Pool) Dialer {
+	return func(ctx context.Context, hostID, uri string) (Conn, error) {
+		c, err := p.Get(ctx, hostID, uri)
+		if err != nil {
+			return nil, err // not c: a typed nil would make a non-nil Conn
+		}
+		return c, nil
+	}
+}
+
+// Engine syncs every host of a store. Create it with NewEngine, override
+// fields, then either Open it (daemon) or call SyncOnce / CheckDrift.
+type Engine struct {
+	Store    *store.Store
+	Dial     Dialer
+	Logger   hclog.Logger
+	Registry *prometheus.Registry // the engine's series; never the global registry
+
+	// HostFilter limits the engine to these host ids (empty: every host).
+	HostFilter []string
+	// ResyncInterval is how often a connected host is fully synced again,
+	// catching anything an event missed.
+	ResyncInterval time.Duration
+	// HostPollInterval is how often the hosts table is read to pick up
+	// hosts added, removed or re-pointed.
+	HostPollInterval time.Duration
+	// FetchWorkers is how many domains are read from one host at once.
+	FetchWorkers int
+	// BackoffMin and BackoffMax bound the jittered exponential delay
+	// between connection attempts to a failing host.
+	BackoffMin, BackoffMax time.Duration
+	// WriteTimeout bounds one store transaction. A write in flight is not
+	// cancelled by Close: it commits or rolls back within this time.
+	WriteTimeout time.Duration
+	// OnCommit, when set, is called after each committed sync or event
+	// write with the host and the VM names it wrote (tests and benchmarks
+	// use it to time event-to-row latency).
+	OnCommit func(hostID string, names []string)
+	// OnFetched, when set, is called when a full sync has read every
+	// domain, just before its write transaction (tests act on a sync whose
+	// write is pending).
+	OnFetched func(hostID string, domains int)
+
+	metrics *metrics
+
+	mu          sync.Mutex
+	status      map[string]*HostStatus // managed hosts, by id
+	hostsLoaded bool
+
+	runners map[string]*runner // owned by the watchHosts goroutine
+	cancel  context.CancelFunc
+	done    chan struct{}
+}
+
+// NewEngine returns an engine on st dialling through pool, with defaults
+// for everything else.
+func NewEngine(st *store.Store, pool *hypervisor.Pool) *Engine {
+	reg := prometheus.NewRegistry()
+	e := &Engine{
+		Store:            st,
+		Logger:           hclog.NewNullLogger(),
+		Registry:         reg,
+		ResyncInterval:   DefaultResyncInterval,
+		HostPollInterval: DefaultHostPollInterval,
+		FetchWorkers:     DefaultFetchWorkers,
+		BackoffMin:       DefaultBackoffMin,
+		BackoffMax:       DefaultBackoffMax,
+		WriteTimeout:     DefaultWriteTimeout,
+		metrics:          newMetrics(reg),
+		status:           map[string]*HostStatus{},
+		runners:          map[string]*runner{},
+	}
+	if pool != nil {
+		e.Dial = PoolDialer(pool)
+	}
+	return e
+}
+
+func (e *Engine) validate() error {
+	switch {
+	case e.Store == nil:
+		return errors.New("syncer: no store")
+	case e.Dial == nil:
+		return errors.New("syncer: no dialer (pass a hypervisor.Pool to NewEngine)")
+	case e.ResyncInterval <= 0, e.HostPollInterval <= 0, e.WriteTimeout <= 0:
+		return errors.New("syncer: ResyncInterval, HostPollInterval and WriteTimeout must be positive")
+	case e.BackoffMin <= 0 || e.BackoffMax < e.BackoffMin:
+		return fmt.Errorf("syncer: backoff %s..%s: want 0 < min <= max", e.BackoffMin, e.BackoffMax)
+	}
+	if e.FetchWorkers < 1 {
+		e.FetchWorkers = 1
+	}
+	return nil
+}
+
+// Open validates the configuration and starts the background loops: one
+// watching the hosts table and one per managed host.
+func (e *Engine) Open() error {
+	if err := e.validate(); err != nil {
+		return err
+	}
+	if e.cancel != nil {
+		return errors.New("syncer: engine already open")
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	e.cancel, e.done = cancel, make(chan struct{})
+	go e.watchHosts(ctx)
+	return nil
+}
+
+// Close stops every loop and waits for them: a store write in flight
+// commits (or rolls back) first. It returns ctx's error if that takes
+// longer than ctx allows. It does not close the store or the pool, which
+// the caller owns.
+func (e *Engine) Close(ctx context.Context) error {
+	if e.cancel == nil {
+		return nil
+	}
+	e.cancel()
+	select {
+	case <-e.done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("syncer: close: loops still running: %w", ctx.Err())
+	}
+}
+
+// watchHosts reconciles the running host loops with the hosts table every
+// HostPollInterval; reading two small tables is cheap enough to poll.
+func (e *Engine) watchHosts(ctx context.Context) {
+	defer close(e.done)
+	defer e.stopAll()
+	tick := time.NewTicker(e.HostPollInterval)
+	defer tick.Stop()
+	var lastErr string
+	for {
+		err := e.reconcileHosts(ctx)
+		switch {
+		case err != nil && ctx.Err() == nil && err.Error() != lastErr:
+			e.Logger.Error("cannot read the hosts table; keeping the current hosts", "error", err)
+			lastErr = err.Error()
+		case err == nil && lastErr != "":
+			e.Logger.Info("hosts table readable again")
+			lastErr = ""
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+	}
+}
+
+// reconcileHosts starts loops for new hosts and stops those of removed
+// hosts; a host whose URI changed is restarted.
+func (e *Engine) reconcileHosts(ctx context.Context) error {
+	hosts, err := e.Store.ListHosts(ctx)
+	if err != nil {
+		return fmt.Errorf("syncer: %w", err)
+	}
+	want := map[string]store.Host{}
+	for _, h := range hosts {
+		if e.manages(h.ID) {
+			want[h.ID] = h
+		}
+	}
+	for id, r := range e.runners {
+		h, ok := want[id]
+		if ok && h.URI == r.host.URI {
+			continue
+		}
+		r.stop()
+		delete(e.runners, id)
+		e.forgetHost(id)
+		if ok {
+			e.Logger.Info("host uri changed; reconnecting", "host", id, "uri", hypervisor.Redact(h.URI))
+		} else {
+			e.Logger.Info("host removed from the store; stopped syncing it", "host", id)
+		}
+	}
+	for _, h := range hosts {
+		if _, ok := want[h.ID]; ok && e.runners[h.ID] == nil {
+			e.startHost(ctx, h)
+		}
+	}
+	e.mu.Lock()
+	first := !e.hostsLoaded
+	e.hostsLoaded = true
+	e.mu.Unlock()
+	if first {
+		e.warnMissingFilter(want)
+	}
+	return nil
+}
+
+func (e *Engine) startHost(ctx context.Context, h store.Host) {
+	e.mu.Lock()
+	e.status[h.ID] = &HostStatus{ID: h.ID, URI: hypervisor.Redact(h.URI)}
+	e.mu.Unlock()
+	e.metrics.initHost(h.ID)
+	r := newRunner(e, h)
+	e.runners[h.ID] = r
+	r.start(ctx)
+}
+
+func (e *Engine) forgetHost(id string) {
+	e.mu.Lock()
+	delete(e.status, id)
+	e.mu.Unlock()
+	e.metrics.forgetHost(id)
+}
+
+// stopAll stops every host loop, in parallel so that one slow write does
+// not hold up the others' shutdown.
+func (e *Engine) stopAll() {
+	var wg sync.WaitGroup
+	for id, r := range e.runners {
+		wg.Add(1)
+		go func() { defer wg.Done(); r.stop() }()
+		delete(e.runners, id)
+	}
+	wg.Wait()
+}
+
+func (e *Engine) manages(id string) bool {
+	return len(e.HostFilter) == 0 || slices.Contains(e.HostFilter, id)
+}
+
+// warnMissingFilter names --host ids that are not (yet) in the store once,
+// at start: a typo would otherwise sync nothing silently.
+func (e *Engine) warnMissingFilter(found map[string]store.Host) {
+	for _, id := range e.HostFilter {
+		if _, ok := found[id]; !ok {
+			e.Logger.Warn("host filter names a host that is not in the store; it is synced once added", "host", id)
+		}
+	}
+}
+
+// managedHosts reads the hosts the engine manages for one-shot work; a
+// filter naming an absent host is an error there, since nothing would
+// otherwise report it.
+func (e *Engine) managedHosts(ctx context.Context) ([]store.Host, error) {
+	hosts, err := e.Store.ListHosts(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("syncer: %w", err)
+	}
+	var out []store.Host
+	found := map[string]bool{}
+	for _, h := range hosts {
+		if e.manages(h.ID) {
+			out = append(out, h)
+			found[h.ID] = true
+		}
+	}
+	for _, id := range e.HostFilter {
+		if !found[id] {
+			return nil, &HintError{
+				Err:  fmt.Errorf("syncer: host %q is not in the store %s", id, e.Store.Path()),
+				Hint: "list the hosts with `sqlite3 " + e.Store.Path() + " 'select id, uri from hosts'` and check the --host value",
+			}
+		}
+	}
+	return out, nil
+}
+
+// HintError is an error with a suggestion the CLI prints as "Try: ...".
+type HintError struct {
+	Err  error
+	Hint string
+}
+
+func (e *HintError) Error() string { return e.Err.Error() }
+func (e *HintError) Unwrap() error { return e.Err }
+
+// write runs fn in a store write transaction that shutdown does not
+// interrupt: cancelling ctx must not abort a transaction half-way through
+// its statements, so only WriteTimeout bounds it.
+func (e *Engine) write(ctx context.Context, fn func(tx *store.Tx) error) error {
+	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), e.WriteTimeout)
+	defer cancel()
+	return e.Store.Write(wctx, fn)
+}
+
+// errHostGone: the host row was removed or re-pointed while we were
+// reading its domains; writing them would resurrect rows for a host that
+// no longer exists.
+var errHostGone = errors.New("host removed or its uri changed")
+
+// checkHost is the first statement of every write: the host must still
+// exist with the URI we read from.
+func checkHost(tx *store.Tx, h store.Host) error {
+	cur, err := tx.GetHost(h.ID)
+	if errors.Is(err, store.ErrNotFound) || (err == nil && cur.URI != h.URI) {
+		return fmt.Errorf("syncer: host %q: %w", h.ID, errHostGone)
+	}
+	return err
+}

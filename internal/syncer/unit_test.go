@@ -1,0 +1,162 @@
+package syncer
+
+import (
+	"context"
+	"errors"
+	"path/filepath"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/virtumancer/terraform-provider-virtumancer/internal/hypervisor"
+	"github.com/virtumancer/terraform-provider-virtumancer/internal/store"
+	"github.com/virtumancer/terraform-provider-virtumancer/internal/vminfo"
+)
+
+func TestBackoff(t *testing.T) {
+	b := backoff{min: 100 * time.Millisecond, max: time.Second}
+	nominal := []time.Duration{100, 200, 400, 800, 1000, 1000}
+	for i, n := range nominal {
+		n *= time.Millisecond
+		d := b.next()
+		if d < n/2 || d > n {
+			t.Errorf("attempt %d: %s, want within [%s, %s]", i+1, d, n/2, n)
+		}
+	}
+	b.reset()
+	if d := b.next(); d > 100*time.Millisecond {
+		t.Errorf("after reset: %s, want <= 100ms", d)
+	}
+}
+
+func TestEventQueueCoalesces(t *testing.T) {
+	q := newEventQueue()
+	ch := make(chan hypervisor.Event)
+	counted := map[string]int{}
+	done := make(chan struct{})
+	go func() {
+		q.pump(ch, func(typ string) { counted[typ]++ })
+		close(done)
+	}()
+	for _, ev := range []hypervisor.Event{
+		{Name: "b", Type: "defined"}, {Name: "a", Type: "started"}, {Name: "b", Type: "started"}, {Name: "b", Type: "stopped"},
+	} {
+		ch <- ev
+	}
+	close(ch)
+	<-done
+	<-q.ready
+	names, closed := q.take()
+	if !slices.Equal(names, []string{"b", "a"}) || !closed {
+		t.Errorf("take = %v, closed %t; want [b a] (arrival order, once each), closed", names, closed)
+	}
+	if counted["started"] != 2 || counted["defined"] != 1 || counted["stopped"] != 1 {
+		t.Errorf("counted %v: every event counts, coalesced or not", counted)
+	}
+	if names, _ := q.take(); len(names) != 0 {
+		t.Errorf("second take = %v, want empty", names)
+	}
+}
+
+// fakeConn serves fixed domains; names in broken get XML that does not
+// parse, names in refused get a libvirt error.
+type fakeConn struct {
+	doms    []string
+	broken  map[string]bool
+	refused map[string]error
+}
+
+func (f *fakeConn) Redacted() string { return "test:///fake" }
+func (f *fakeConn) ListDomains(context.Context) ([]hypervisor.Domain, error) {
+	var out []hypervisor.Domain
+	for _, n := range f.doms {
+		out = append(out, hypervisor.Domain{Name: n})
+	}
+	return out, nil
+}
+func (f *fakeConn) LookupDomain(_ context.Context, name string) (hypervisor.Domain, error) {
+	if slices.Contains(f.doms, name) {
+		return hypervisor.Domain{Name: name}, nil
+	}
+	return hypervisor.Domain{}, hypervisor.ErrDomainNotFound
+}
+func (f *fakeConn) DomainXML(_ context.Context, d hypervisor.Domain, _ bool) (string, error) {
+	if f.broken[d.Name] {
+		return "<domain", nil
+	}
+	if err := f.refused[d.Name]; err != nil {
+		return "", err
+	}
+	return vminfo.BuildXML(vminfo.Spec{Name: d.Name, DomainType: "test", MemoryKiB: 65536, Vcpu: 1, Graphics: "none"})
+}
+func (f *fakeConn) Runtime(context.Context, hypervisor.Domain) (vminfo.Runtime, error) {
+	return vminfo.Runtime{State: vminfo.StateShutoff, Persistent: true}, nil
+}
+func (f *fakeConn) LifecycleEvents(context.Context) (<-chan hypervisor.Event, error) {
+	return nil, errors.New("not supported by the fake")
+}
+
+// TestFullSyncLeavesUnreadableDomains: a domain that exists but whose
+// definition cannot be parsed, or that libvirt refuses to describe, is
+// neither recorded nor soft-deleted as if it had vanished, and does not
+// fail the sync; a vanished one is soft-deleted; a new one is recorded.
+func TestFullSyncLeavesUnreadableDomains(t *testing.T) {
+	ctx := context.Background()
+	st, err := store.Open(filepath.Join(t.TempDir(), "v.db"), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	h := store.Host{ID: "h", URI: "test:///default"}
+	if err := st.CreateHost(ctx, h); err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range []string{"denied", "odd", "vanished"} {
+		if _, err := st.UpsertVM(ctx, "h", n, vminfo.VMInfo{Name: n, Memory: 1}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e := NewEngine(st, nil)
+	e.Dial = func(context.Context, string, string) (Conn, error) {
+		return &fakeConn{doms: []string{"denied", "new", "odd"}, broken: map[string]bool{"odd": true},
+			refused: map[string]error{"denied": errors.New("access denied by policy")}}, nil
+	}
+	res, err := e.SyncOnce(ctx)
+	if err != nil || len(res) != 1 || res[0].Err != nil {
+		t.Fatalf("SyncOnce = %+v, %v", res, err)
+	}
+	if r := res[0]; r.Inserted != 1 || r.Deleted != 1 || r.Unreadable != 2 || r.VMs != 3 {
+		t.Errorf("result %+v, want 1 inserted, 1 deleted, 2 unreadable, 3 vms", r)
+	}
+	vms, err := st.ListVMs(ctx, "h")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, v := range vms {
+		names = append(names, v.Name)
+	}
+	if !slices.Equal(names, []string{"denied", "new", "odd"}) {
+		t.Errorf("live rows %v, want [denied new odd]", names)
+	}
+}
+
+// TestWriteRefusesRemovedHost: a sync that read a host's domains does not
+// write them once the host row is gone (that would resurrect its rows).
+func TestWriteRefusesRemovedHost(t *testing.T) {
+	ctx := context.Background()
+	st, err := store.Open(filepath.Join(t.TempDir(), "v.db"), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	e := NewEngine(st, nil)
+	obs := []observed{{Name: "x", Info: vminfo.VMInfo{Name: "x"}}}
+	_, err = e.writeFull(ctx, store.Host{ID: "gone", URI: "test:///default"}, obs, store.HostStatus{HostID: "gone"})
+	if !errors.Is(err, errHostGone) {
+		t.Fatalf("writeFull for a missing host: %v, want errHostGone", err)
+	}
+	if vms, _ := st.ListAllVMs(ctx); len(vms) != 0 {
+		t.Errorf("rows written for a missing host: %+v", vms)
+	}
+}

@@ -1,0 +1,241 @@
+package resources
+
+import (
+	"context"
+	"errors"
+	"strconv"
+
+	"github.com/hashicorp/terraform-plugin-framework/path"
+	"github.com/hashicorp/terraform-plugin-framework/resource"
+	"github.com/hashicorp/terraform-plugin-framework/types"
+	"github.com/hashicorp/terraform-plugin-log/tflog"
+
+	"github.com/virtumancer/terraform-provider-virtumancer/internal/hypervisor"
+	"github.com/virtumancer/terraform-provider-virtumancer/internal/providerdata"
+	"github.com/virtumancer/terraform-provider-virtumancer/internal/store"
+	"github.com/virtumancer/terraform-provider-virtumancer/internal/vminfo"
+)
+
+var (
+	_ resource.ResourceWithConfigure      = (*vmResource)(nil)
+	_ resource.ResourceWithImportState    = (*vmResource)(nil)
+	_ resource.ResourceWithModifyPlan     = (*vmResource)(nil)
+	_ resource.ResourceWithValidateConfig = (*vmResource)(nil)
+)
+
+// NewVMResource is the virtumancer_vm constructor.
+func NewVMResource() resource.Resource { return &vmResource{} }
+
+type vmResource struct {
+	data *providerdata.Data
+}
+
+func (r *vmResource) Metadata(_ context.Context, req resource.MetadataRequest, resp *resource.MetadataResponse) {
+	resp.TypeName = req.ProviderTypeName + "_vm"
+}
+
+func (r *vmResource) Schema(ctx context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
+	resp.Schema = vmSchemaV0(ctx)
+}
+
+func (r *vmResource) Configure(_ context.Context, req resource.ConfigureRequest, resp *resource.ConfigureResponse) {
+	data, diags := providerdata.From(req.ProviderData)
+	resp.Diagnostics.Append(diags...)
+	r.data = data
+}
+
+func (r *vmResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
+	var plan vmModel
+	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+	if resp.Diagnostics.HasError() || !r.configured(&resp.Diagnostics) {
+		return
+	}
+	timeout, diags := plan.Timeouts.Create(ctx, vmDefaultCreateTimeout)
+	resp.Diagnostics.Append(diags...)
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	ctx = vmLogFields(ctx, plan.HostID.ValueString(), plan.Name.ValueString())
+	tflog.Info(ctx, "creating vm")
+
+	conn := r.connect(ctx, plan.HostID.ValueString(), &resp.Diagnostics)
+	if conn == nil || !r.storeWritable(ctx, "create", plan.HostID.ValueString(), plan.Name.ValueString(), &resp.Diagnostics) ||
+		!r.nameFree(ctx, conn, plan.Name.ValueString(), &resp.Diagnostics) {
+		return
+	}
+	if plan.DomainType.IsUnknown() || plan.DomainType.IsNull() {
+		dt, err := defaultDomainType(ctx, conn)
+		if err != nil {
+			resp.Diagnostics.AddError("Unable to choose a domain type", err.Error()+
+				"\nSet domain_type explicitly (kvm, qemu or test) or check the host.")
+			return
+		}
+		plan.DomainType = types.StringValue(dt)
+	}
+	spec, diags := plan.spec(ctx)
+	resp.Diagnostics.Append(diags...)
+	if resp.Diagnostics.HasError() || !fillFormats(ctx, conn, &spec, &resp.Diagnostics) {
+		return
+	}
+	domXML, err := vminfo.BuildXML(spec)
+	if err != nil {
+		resp.Diagnostics.AddError("Invalid VM configuration", err.Error())
+		return
+	}
+	dom, err := conn.DefineXML(ctx, domXML)
+	if err != nil {
+		resp.Diagnostics.AddError("Unable to define domain", err.Error())
+		return
+	}
+	ctx = tflog.SetField(ctx, "uuid", dom.UUID)
+	tflog.Debug(ctx, "defined domain")
+
+	live, err := r.converge(ctx, conn, dom, plan, false)
+	if err != nil {
+		resp.Diagnostics.AddError("Unable to start the VM", err.Error()+"\n"+undefineAfterFailure(ctx, conn, dom))
+		return
+	}
+	live.info.Disks = vmOrderDisks(live.info.Disks, vmTargetsOf(plan.Disks)) // recorded in the configured order
+	row, err := r.data.Store.UpsertVM(ctx, plan.HostID.ValueString(), plan.Name.ValueString(), live.info)
+	if err != nil {
+		resp.Diagnostics.AddError("Unable to record the VM in the store", err.Error()+"\n"+undefineAfterFailure(ctx, conn, dom))
+		return
+	}
+	plan.setLive(live)
+	plan.ConfigJSON = types.StringValue(row.ConfigJSON)
+	plan.Drift = driftValue(nil)
+	tflog.Info(ctx, "created vm", map[string]any{"state": plan.State.ValueString(), "row": row.ID})
+	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
+}
+
+func (r *vmResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
+	var state vmModel
+	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
+	if resp.Diagnostics.HasError() || !r.configured(&resp.Diagnostics) {
+		return
+	}
+	ctx = vmLogFields(ctx, state.HostID.ValueString(), state.Name.ValueString())
+	gone := r.refresh(ctx, &state, &resp.Diagnostics)
+	switch {
+	case resp.Diagnostics.HasError():
+		return // state kept as it was
+	case gone:
+		resp.State.RemoveResource(ctx)
+		return
+	}
+	resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)
+}
+
+func (r *vmResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
+	var plan, prior vmModel
+	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+	resp.Diagnostics.Append(req.State.Get(ctx, &prior)...)
+	if resp.Diagnostics.HasError() || !r.configured(&resp.Diagnostics) {
+		return
+	}
+	timeout, diags := plan.Timeouts.Update(ctx, vmDefaultUpdateTimeout)
+	resp.Diagnostics.Append(diags...)
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	ctx = vmLogFields(ctx, plan.HostID.ValueString(), plan.Name.ValueString())
+	ctx = tflog.SetField(ctx, "uuid", prior.UUID.ValueString())
+	tflog.Info(ctx, "updating vm")
+
+	conn := r.connect(ctx, plan.HostID.ValueString(), &resp.Diagnostics)
+	if conn == nil || !r.storeWritable(ctx, "update", plan.HostID.ValueString(), plan.Name.ValueString(), &resp.Diagnostics) {
+		return
+	}
+	dom, err := conn.LookupDomain(ctx, plan.Name.ValueString())
+	if err != nil {
+		resp.Diagnostics.AddError("Unable to find the domain", err.Error()+
+			"\nIf it was removed outside Terraform, run the plan again: refresh drops it from state and the apply recreates it.")
+		return
+	}
+	plan.UUID = types.StringValue(dom.UUID)
+	restart, ok := r.redefine(ctx, conn, dom, plan, &resp.Diagnostics)
+	if !ok {
+		return
+	}
+	live, err := r.converge(ctx, conn, dom, plan, restart)
+	if err != nil {
+		resp.Diagnostics.AddError("Unable to change the VM's power state", err.Error())
+		return
+	}
+	live.info.Disks = vmOrderDisks(live.info.Disks, vmTargetsOf(plan.Disks)) // recorded in the configured order
+	row, err := r.data.Store.UpsertVM(ctx, plan.HostID.ValueString(), plan.Name.ValueString(), live.info)
+	if err != nil {
+		resp.Diagnostics.AddError("Unable to record the VM in the store", err.Error()+
+			"\nThe domain was changed; the next apply records it again once the store is writable.")
+		return
+	}
+	plan.setLive(live)
+	plan.ConfigJSON = types.StringValue(row.ConfigJSON)
+	plan.Drift = driftValue(nil)
+	tflog.Info(ctx, "updated vm", map[string]any{"restarted": restart, "state": plan.State.ValueString()})
+	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
+}
+
+func (r *vmResource) Delete(ctx context.Context, req resource.DeleteRequest, resp *resource.DeleteResponse) {
+	var state vmModel
+	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
+	if resp.Diagnostics.HasError() || !r.configured(&resp.Diagnostics) {
+		return
+	}
+	timeout, diags := state.Timeouts.Delete(ctx, vmDefaultDeleteTimeout)
+	resp.Diagnostics.Append(diags...)
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	hostID, name := state.HostID.ValueString(), state.Name.ValueString()
+	ctx = vmLogFields(ctx, hostID, name)
+	ctx = tflog.SetField(ctx, "uuid", state.UUID.ValueString())
+	tflog.Info(ctx, "deleting vm")
+
+	conn := r.connect(ctx, hostID, &resp.Diagnostics)
+	if conn == nil || !r.storeWritable(ctx, "delete", hostID, name, &resp.Diagnostics) {
+		return
+	}
+	dom, err := conn.LookupDomain(ctx, name)
+	switch {
+	case hypervisor.IsNotFound(err):
+		tflog.Info(ctx, "domain already gone")
+	case err != nil:
+		resp.Diagnostics.AddError("Unable to find the domain", err.Error())
+		return
+	default:
+		forced, err := conn.Shutdown(ctx, dom, shutdownGrace(state))
+		if err != nil {
+			resp.Diagnostics.AddError("Unable to stop the VM", err.Error())
+			return
+		}
+		tflog.Debug(ctx, "stopped domain", map[string]any{"forced": forced})
+		// A transient domain vanishes when it stops: nothing to undefine.
+		if err := conn.Undefine(ctx, dom); err != nil && !hypervisor.IsNotFound(err) {
+			resp.Diagnostics.AddError("Unable to undefine the domain", err.Error())
+			return
+		}
+	}
+	if err := r.data.Store.SoftDeleteVM(ctx, hostID, name); err != nil && !errors.Is(err, store.ErrNotFound) {
+		resp.Diagnostics.AddError("Unable to delete the VM's row", err.Error()+
+			"\nThe domain is gone from the host; the row stays until the store is writable and the VM is deleted again.")
+		return
+	}
+	tflog.Info(ctx, "deleted vm")
+}
+
+func (r *vmResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
+	hostID, name, ok := parseVMID(req.ID)
+	if !ok {
+		resp.Diagnostics.AddError("Invalid import id",
+			"Expected `host_id/name` (for example `kvm1/web`), got "+strconv.Quote(req.ID)+".")
+		return
+	}
+	if !r.configured(&resp.Diagnostics) {
+		return
+	}
+	ctx = vmLogFields(ctx, hostID, name)
+	if !r.adopt(ctx, hostID, name, &resp.Diagnostics) {
+		return
+	}
+	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("id"), vmID(hostID, name))...)
+	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("host_id"), hostID)...)
+	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("name"), name)...)
+}

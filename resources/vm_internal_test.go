@@ -1,0 +1,165 @@
+package resources
+
+import (
+	"strings"
+	"testing"
+
+	"libvirt.org/go/libvirtxml"
+
+	"github.com/virtumancer/terraform-provider-virtumancer/internal/vminfo"
+)
+
+func TestParseVMID(t *testing.T) {
+	for _, tc := range []struct {
+		id, host, name string
+		ok             bool
+	}{
+		{"kvm1/web", "kvm1", "web", true},
+		{"dc1/kvm1/web", "dc1/kvm1", "web", true}, // domain names have no slash
+		{"web", "", "", false},
+		{"/web", "", "", false},
+		{"kvm1/", "", "", false},
+		{"", "", "", false},
+	} {
+		host, name, ok := parseVMID(tc.id)
+		if host != tc.host || name != tc.name || ok != tc.ok {
+			t.Errorf("parseVMID(%q) = %q, %q, %t; want %q, %q, %t", tc.id, host, name, ok, tc.host, tc.name, tc.ok)
+		}
+	}
+}
+
+// current is a definition as libvirt hands it back: our devices plus what
+// libvirt added (addresses, a controller, video).
+const testCurrentXML = `<domain type="test">
+  <name>web</name>
+  <uuid>6695eb01-f6a4-8304-79aa-97f2502e193f</uuid>
+  <memory unit="KiB">65536</memory>
+  <currentMemory unit="KiB">65536</currentMemory>
+  <vcpu placement="static">1</vcpu>
+  <os><type arch="x86_64">hvm</type><boot dev="hd"/></os>
+  <devices>
+    <disk type="file" device="disk">
+      <source file="/img/web.img"/>
+      <target dev="vda" bus="virtio"/>
+      <address type="pci" domain="0x0000" bus="0x00" slot="0x04" function="0x0"/>
+    </disk>
+    <controller type="usb" index="0"/>
+    <interface type="network">
+      <mac address="52:54:00:aa:bb:cc"/>
+      <source network="default"/>
+      <model type="virtio"/>
+      <address type="pci" domain="0x0000" bus="0x00" slot="0x03" function="0x0"/>
+    </interface>
+    <graphics type="vnc" port="-1" autoport="yes" listen="127.0.0.1"/>
+    <video><model type="vga"/></video>
+  </devices>
+</domain>`
+
+func testSpec() vminfo.Spec {
+	return vminfo.Spec{
+		Name: "web", UUID: "6695eb01-f6a4-8304-79aa-97f2502e193f", DomainType: "test",
+		MemoryKiB: 65536, Vcpu: 1, Graphics: "vnc",
+		Disks:      []vminfo.Disk{{Path: "/img/web.img"}},
+		Interfaces: []vminfo.Interface{{Type: "network", Source: "default"}},
+	}
+}
+
+func mergeSpec(t *testing.T, s vminfo.Spec) (libvirtxml.Domain, bool) {
+	t.Helper()
+	built, err := vminfo.BuildXML(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	formats := make([]string, len(s.Disks))
+	for i, d := range s.Disks {
+		formats[i] = d.Format
+	}
+	merged, changed, err := mergeDefinition(testCurrentXML, built, formats)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var d libvirtxml.Domain
+	if err := d.Unmarshal(merged); err != nil {
+		t.Fatal(err)
+	}
+	return d, changed
+}
+
+func TestMergeDefinitionUnchanged(t *testing.T) {
+	if _, changed := mergeSpec(t, testSpec()); changed {
+		t.Error("the same spec reports a change")
+	}
+}
+
+// A memory change keeps every device as it was, addresses included.
+func TestMergeDefinitionKeepsDevices(t *testing.T) {
+	s := testSpec()
+	s.MemoryKiB = 131072
+	d, changed := mergeSpec(t, s)
+	if !changed {
+		t.Fatal("memory change not detected")
+	}
+	if d.Memory.Value != 131072 || d.CurrentMemory.Value != 131072 {
+		t.Errorf("memory %v/%v, want 131072", d.Memory, d.CurrentMemory)
+	}
+	if len(d.Devices.Videos) != 1 || len(d.Devices.Controllers) != 1 {
+		t.Error("devices libvirt added were dropped")
+	}
+	if d.Devices.Disks[0].Address == nil || d.Devices.Interfaces[0].Address == nil {
+		t.Error("unchanged disk or interface lost its address")
+	}
+}
+
+// A new disk and a changed interface are replaced; the rest stays.
+func TestMergeDefinitionReplacesChangedDevices(t *testing.T) {
+	s := testSpec()
+	s.Disks = append(s.Disks, vminfo.Disk{Path: "/img/data.img", Bus: "scsi"})
+	s.Interfaces[0].Model = "e1000"
+	d, changed := mergeSpec(t, s)
+	if !changed {
+		t.Fatal("device change not detected")
+	}
+	if len(d.Devices.Disks) != 2 || d.Devices.Disks[0].Address == nil {
+		t.Errorf("disks %d (first keeps its address: %t)", len(d.Devices.Disks), d.Devices.Disks[0].Address != nil)
+	}
+	if d.Devices.Disks[1].Target.Dev != "sda" {
+		t.Errorf("new scsi disk target %q, want sda", d.Devices.Disks[1].Target.Dev)
+	}
+	scsi := false
+	for _, c := range d.Devices.Controllers {
+		scsi = scsi || c.Type == "scsi"
+	}
+	if !scsi {
+		t.Error("no scsi controller for the scsi disk")
+	}
+	nic := d.Devices.Interfaces[0]
+	if nic.Model.Type != "e1000" || nic.Address != nil {
+		t.Errorf("interface not replaced: model %q", nic.Model.Type)
+	}
+}
+
+// A planned interface without a MAC matches the current one; a graphics
+// change replaces the graphics device.
+func TestMergeDefinitionGraphics(t *testing.T) {
+	s := testSpec()
+	s.Graphics = "none"
+	d, changed := mergeSpec(t, s)
+	if !changed || len(d.Devices.Graphics) != 0 {
+		t.Errorf("graphics none: changed %t, %d graphics devices", changed, len(d.Devices.Graphics))
+	}
+	if d.Devices.Interfaces[0].MAC == nil || !strings.EqualFold(d.Devices.Interfaces[0].MAC.Address, "52:54:00:aa:bb:cc") {
+		t.Error("interface MAC not kept")
+	}
+}
+
+func TestStateNames(t *testing.T) {
+	if vmStateName(vminfo.StateShutoff) != "shut off" || vmStateName(vminfo.StateRunning) != "running" || vmStateName(42) != "unknown" {
+		t.Error("state names")
+	}
+	if !vmActive(vminfo.StatePaused) || vmActive(vminfo.StateShutoff) || vmActive(vminfo.StateCrashed) {
+		t.Error("vmActive")
+	}
+	if vmGraphicsName(vminfo.Graphics{Spice: true}) != "spice" || vmGraphicsName(vminfo.Graphics{}) != "none" {
+		t.Error("vmGraphicsName")
+	}
+}

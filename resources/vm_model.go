@@ -1,0 +1,334 @@
+package resources
+
+import (
+	"context"
+	"strings"
+
+	"github.com/hashicorp/terraform-plugin-framework-timeouts/resource/timeouts"
+	"github.com/hashicorp/terraform-plugin-framework/attr"
+	"github.com/hashicorp/terraform-plugin-framework/diag"
+	"github.com/hashicorp/terraform-plugin-framework/types"
+	"github.com/hashicorp/terraform-plugin-framework/types/basetypes"
+
+	"github.com/virtumancer/terraform-provider-virtumancer/internal/vminfo"
+)
+
+// vmModel is the virtumancer_vm resource data.
+type vmModel struct {
+	HostID          types.String   `tfsdk:"host_id"`
+	Name            types.String   `tfsdk:"name"`
+	Vcpu            types.Int64    `tfsdk:"vcpu"`
+	Memory          types.Int64    `tfsdk:"memory"`
+	MaxMemory       types.Int64    `tfsdk:"max_memory"`
+	Autostart       types.Bool     `tfsdk:"autostart"`
+	Running         types.Bool     `tfsdk:"running"`
+	Graphics        types.String   `tfsdk:"graphics"`
+	DomainType      types.String   `tfsdk:"domain_type"`
+	ShutdownTimeout types.String   `tfsdk:"shutdown_timeout"`
+	Disks           types.List     `tfsdk:"disk"`
+	Interfaces      types.List     `tfsdk:"network_interface"`
+	WaitForIP       types.Object   `tfsdk:"wait_for_ip"`
+	Timeouts        timeouts.Value `tfsdk:"timeouts"`
+
+	ID             types.String `tfsdk:"id"`
+	UUID           types.String `tfsdk:"uuid"`
+	DomainID       types.Int64  `tfsdk:"domain_id"`
+	State          types.String `tfsdk:"state"`
+	ConfigJSON     types.String `tfsdk:"config_json"`
+	Drift          types.List   `tfsdk:"drift"`
+	PendingRestart types.Bool   `tfsdk:"pending_restart"`
+	IPAddresses    types.List   `tfsdk:"ip_addresses"`
+}
+
+// vmDiskModel is one disk block.
+type vmDiskModel struct {
+	Pool     types.String `tfsdk:"pool"`
+	Volume   types.String `tfsdk:"volume"`
+	Path     types.String `tfsdk:"path"`
+	Device   types.String `tfsdk:"device"`
+	Bus      types.String `tfsdk:"bus"`
+	ReadOnly types.Bool   `tfsdk:"read_only"`
+	Target   types.String `tfsdk:"target"`
+	Format   types.String `tfsdk:"format"`
+}
+
+// vmNICModel is one network_interface block.
+type vmNICModel struct {
+	Network types.String `tfsdk:"network"`
+	Bridge  types.String `tfsdk:"bridge"`
+	Model   types.String `tfsdk:"model"`
+	MAC     types.String `tfsdk:"mac"`
+}
+
+// vmWaitModel is the wait_for_ip block.
+type vmWaitModel struct {
+	Source  types.String `tfsdk:"source"`
+	Timeout types.String `tfsdk:"timeout"`
+}
+
+var (
+	diskAttrTypes = map[string]attr.Type{
+		"pool": types.StringType, "volume": types.StringType, "path": types.StringType,
+		"device": types.StringType, "bus": types.StringType, "read_only": types.BoolType,
+		"target": types.StringType, "format": types.StringType,
+	}
+	nicAttrTypes = map[string]attr.Type{
+		"network": types.StringType, "bridge": types.StringType, "model": types.StringType, "mac": types.StringType,
+	}
+	waitAttrTypes = map[string]attr.Type{"source": types.StringType, "timeout": types.StringType}
+	diskObjType   = types.ObjectType{AttrTypes: diskAttrTypes}
+	nicObjType    = types.ObjectType{AttrTypes: nicAttrTypes}
+	driftObjType  = types.ObjectType{AttrTypes: driftAttrTypes}
+)
+
+// vmStateNames are libvirt's domain states as virsh prints them, indexed by
+// the state number (vminfo.State*).
+var vmStateNames = [...]string{"no state", "running", "idle", "paused", "in shutdown", "shut off", "crashed", "pmsuspended"}
+
+func vmStateName(s int) string {
+	if s >= 0 && s < len(vmStateNames) {
+		return vmStateNames[s]
+	}
+	return "unknown"
+}
+
+// vmActive tells whether a domain in state s is running in libvirt's sense
+// (it has an id): running, idle, paused, shutting down or suspended. This is
+// what `running` reflects; `state` tells them apart.
+func vmActive(s int) bool {
+	switch s {
+	case vminfo.StateRunning, vminfo.StateBlocked, vminfo.StatePaused, vminfo.StateShutdown, vminfo.StatePMSuspended:
+		return true
+	}
+	return false
+}
+
+const vmMiB = 1024 // KiB per MiB
+
+func (m vmModel) disks(ctx context.Context) ([]vmDiskModel, diag.Diagnostics) {
+	var out []vmDiskModel
+	if m.Disks.IsNull() || m.Disks.IsUnknown() {
+		return nil, nil
+	}
+	diags := m.Disks.ElementsAs(ctx, &out, false)
+	return out, diags
+}
+
+func (m vmModel) nics(ctx context.Context) ([]vmNICModel, diag.Diagnostics) {
+	var out []vmNICModel
+	if m.Interfaces.IsNull() || m.Interfaces.IsUnknown() {
+		return nil, nil
+	}
+	diags := m.Interfaces.ElementsAs(ctx, &out, false)
+	return out, diags
+}
+
+// wait returns the wait_for_ip block, or nil when it is absent.
+func (m vmModel) wait(ctx context.Context) (*vmWaitModel, diag.Diagnostics) {
+	if m.WaitForIP.IsNull() || m.WaitForIP.IsUnknown() {
+		return nil, nil
+	}
+	var w vmWaitModel
+	diags := m.WaitForIP.As(ctx, &w, basetypes.ObjectAsOptions{})
+	return &w, diags
+}
+
+// spec turns a plan into what to define. Values still unknown (a target, a
+// MAC, a format libvirt or the volume decides) are left empty for BuildXML
+// and libvirt to choose.
+func (m vmModel) spec(ctx context.Context) (vminfo.Spec, diag.Diagnostics) {
+	var diags diag.Diagnostics
+	s := vminfo.Spec{
+		Name:       m.Name.ValueString(),
+		UUID:       m.UUID.ValueString(),
+		DomainType: m.DomainType.ValueString(),
+		MemoryKiB:  uint64(m.Memory.ValueInt64()) * vmMiB,
+		Vcpu:       uint(m.Vcpu.ValueInt64()),
+		Graphics:   m.Graphics.ValueString(),
+	}
+	if !m.MaxMemory.IsUnknown() {
+		s.MaxMemoryKiB = uint64(m.MaxMemory.ValueInt64()) * vmMiB
+	}
+	disks, d := m.disks(ctx)
+	diags.Append(d...)
+	for _, dm := range disks {
+		s.Disks = append(s.Disks, vminfo.Disk{
+			Device:   dm.Device.ValueString(),
+			Target:   dm.Target.ValueString(),
+			Bus:      dm.Bus.ValueString(),
+			Path:     dm.Path.ValueString(),
+			Pool:     dm.Pool.ValueString(),
+			Volume:   dm.Volume.ValueString(),
+			Format:   dm.Format.ValueString(),
+			ReadOnly: dm.ReadOnly.ValueBool(),
+		})
+	}
+	nics, d := m.nics(ctx)
+	diags.Append(d...)
+	for _, nm := range nics {
+		n := vminfo.Interface{Type: "network", Source: nm.Network.ValueString(),
+			Model: nm.Model.ValueString(), MAC: nm.MAC.ValueString()}
+		if !nm.Bridge.IsNull() {
+			n.Type, n.Source = "bridge", nm.Bridge.ValueString()
+		}
+		s.Interfaces = append(s.Interfaces, n)
+	}
+	return s, diags
+}
+
+// setLive puts what the domain is into the model: configuration from its
+// persistent definition, power state from its runtime. Settings only the
+// provider knows (shutdown_timeout, wait_for_ip, timeouts) are left alone.
+func (m *vmModel) setLive(live liveVM) {
+	v := live.info
+	m.ID = types.StringValue(vmID(m.HostID.ValueString(), v.Name))
+	m.Name = types.StringValue(v.Name)
+	m.UUID = types.StringValue(v.UUID)
+	m.DomainID = types.Int64Value(int64(v.ID))
+	m.State = types.StringValue(vmStateName(v.State))
+	m.Running = types.BoolValue(vmActive(v.State))
+	m.Vcpu = types.Int64Value(int64(v.Vcpu))
+	m.Memory = types.Int64Value(int64(v.Memory / vmMiB))
+	m.MaxMemory = types.Int64Value(int64(v.MaxMem / vmMiB))
+	m.Autostart = types.BoolValue(v.Autostart)
+	m.Graphics = types.StringValue(vmGraphicsName(v.Graphics))
+	m.DomainType = types.StringValue(v.DomainType)
+	m.PendingRestart = types.BoolValue(live.pending)
+	m.Disks = disksValue(vmOrderDisks(v.Disks, vmTargetsOf(m.Disks)))
+	m.Interfaces = nicsValue(v.Interfaces)
+	m.IPAddresses = vmStringList(live.ips)
+	if m.ShutdownTimeout.IsNull() || m.ShutdownTimeout.IsUnknown() {
+		m.ShutdownTimeout = types.StringValue(vmDefaultShutdownTimeout) // after import
+	}
+	if m.WaitForIP.IsUnknown() {
+		m.WaitForIP = types.ObjectNull(waitAttrTypes)
+	}
+}
+
+// vmGraphicsName maps VMInfo's two flags onto the one `graphics` value; a
+// domain offering both (never one we define) reads as vnc.
+func vmGraphicsName(g vminfo.Graphics) string {
+	switch {
+	case g.VNC:
+		return "vnc"
+	case g.Spice:
+		return "spice"
+	default:
+		return "none"
+	}
+}
+
+// vmTargetsOf lists the disk targets of a disk list (plan or prior state).
+func vmTargetsOf(l types.List) []string {
+	if l.IsNull() || l.IsUnknown() {
+		return nil
+	}
+	var out []string
+	for _, e := range l.Elements() {
+		if o, ok := e.(types.Object); ok {
+			if t, ok := o.Attributes()["target"].(types.String); ok {
+				out = append(out, t.ValueString())
+			}
+		}
+	}
+	return out
+}
+
+// vmOrderDisks puts live disks in the order of the configuration (given by
+// targets) rather than libvirt's, which sorts them by bus and index on
+// define; disks the configuration does not know follow in libvirt's order.
+func vmOrderDisks(disks []vminfo.Disk, order []string) []vminfo.Disk {
+	out := make([]vminfo.Disk, 0, len(disks))
+	used := make([]bool, len(disks))
+	for _, t := range order {
+		for i, d := range disks {
+			if !used[i] && d.Target == t {
+				out, used[i] = append(out, d), true
+				break
+			}
+		}
+	}
+	for i, d := range disks {
+		if !used[i] {
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
+func vmOptString(s string) types.String {
+	if s == "" {
+		return types.StringNull()
+	}
+	return types.StringValue(s)
+}
+
+func disksValue(disks []vminfo.Disk) types.List {
+	elems := make([]attr.Value, 0, len(disks))
+	for _, d := range disks {
+		elems = append(elems, types.ObjectValueMust(diskAttrTypes, map[string]attr.Value{
+			"pool":      vmOptString(d.Pool),
+			"volume":    vmOptString(d.Volume),
+			"path":      vmOptString(d.Path),
+			"device":    types.StringValue(d.Device),
+			"bus":       vmOptString(d.Bus),
+			"read_only": types.BoolValue(d.ReadOnly),
+			"target":    vmOptString(d.Target),
+			"format":    vmOptString(d.Format),
+		}))
+	}
+	return types.ListValueMust(diskObjType, elems)
+}
+
+func nicsValue(nics []vminfo.Interface) types.List {
+	elems := make([]attr.Value, 0, len(nics))
+	for _, n := range nics {
+		network, bridge := types.StringNull(), types.StringNull()
+		switch n.Type {
+		case "network":
+			network = types.StringValue(n.Source)
+		case "bridge":
+			bridge = types.StringValue(n.Source)
+		}
+		elems = append(elems, types.ObjectValueMust(nicAttrTypes, map[string]attr.Value{
+			"network": network,
+			"bridge":  bridge,
+			"model":   vmOptString(n.Model),
+			"mac":     vmOptString(strings.ToLower(n.MAC)),
+		}))
+	}
+	return types.ListValueMust(nicObjType, elems)
+}
+
+func driftValue(drift []vminfo.Drift) types.List {
+	elems := make([]attr.Value, 0, len(drift))
+	for _, d := range drift {
+		elems = append(elems, types.ObjectValueMust(driftAttrTypes, map[string]attr.Value{
+			"field":    types.StringValue(d.Field),
+			"recorded": types.StringValue(d.Recorded),
+			"live":     types.StringValue(d.Live),
+		}))
+	}
+	return types.ListValueMust(driftObjType, elems)
+}
+
+func vmStringList(ss []string) types.List {
+	elems := make([]attr.Value, 0, len(ss))
+	for _, s := range ss {
+		elems = append(elems, types.StringValue(s))
+	}
+	return types.ListValueMust(types.StringType, elems)
+}
+
+// vmID is the resource id and import id.
+func vmID(hostID, name string) string { return hostID + "/" + name }
+
+// parseVMID splits an import id at its last slash: domain names cannot
+// contain one, host ids might.
+func parseVMID(id string) (hostID, name string, ok bool) {
+	i := strings.LastIndex(id, "/")
+	if i <= 0 || i == len(id)-1 {
+		return "", "", false
+	}
+	return id[:i], id[i+1:], true
+}

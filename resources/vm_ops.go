@@ -1,0 +1,327 @@
+package resources
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/terraform-plugin-framework/diag"
+	"github.com/hashicorp/terraform-plugin-framework/path"
+	"github.com/hashicorp/terraform-plugin-log/tflog"
+
+	"github.com/virtumancer/terraform-provider-virtumancer/internal/hypervisor"
+	"github.com/virtumancer/terraform-provider-virtumancer/internal/providerdata"
+	"github.com/virtumancer/terraform-provider-virtumancer/internal/store"
+	"github.com/virtumancer/terraform-provider-virtumancer/internal/vminfo"
+)
+
+// vmCleanupTimeout bounds the undefine after a failed create, which runs even
+// when the create's own timeout has expired.
+const vmCleanupTimeout = time.Minute
+
+// vmIPPoll is how often wait_for_ip asks for addresses.
+const vmIPPoll = time.Second
+
+func vmLogFields(ctx context.Context, hostID, name string) context.Context {
+	ctx = tflog.SetField(ctx, "host_id", hostID)
+	return tflog.SetField(ctx, "vm", name)
+}
+
+func (r *vmResource) configured(diags *diag.Diagnostics) bool {
+	if r.data == nil {
+		diags.Append(providerdata.NotConfigured())
+		return false
+	}
+	return true
+}
+
+// connect returns the shared connection to the host, or nil after adding
+// the diagnostic: an attribute error for a host_id the store does not know,
+// an error naming the host and its redacted URI when it does not answer.
+func (r *vmResource) connect(ctx context.Context, hostID string, diags *diag.Diagnostics) *hypervisor.Conn {
+	conn, _, err := r.data.HostConn(ctx, hostID)
+	switch {
+	case errors.Is(err, providerdata.ErrUnknownHost):
+		diags.AddAttributeError(path.Root("host_id"), "Unknown host", err.Error()+".")
+		return nil
+	case err != nil:
+		diags.AddError("Unable to reach the host", err.Error()+
+			"\nCheck that libvirtd runs there and that the host's URI is right; the state is left as it was.")
+		return nil
+	}
+	return conn
+}
+
+// storeWritable makes sure the store takes writes before anything changes
+// on the host, so a read-only store leaves the host untouched too. In WAL
+// mode BEGIN IMMEDIATE succeeds even on a read-only file; only a write
+// statement fails, so the probe runs one that matches no row (the status
+// of a VM with an empty name, which cannot exist).
+func (r *vmResource) storeWritable(ctx context.Context, op, hostID, name string, diags *diag.Diagnostics) bool {
+	err := r.data.Store.Write(ctx, func(tx *store.Tx) error { return tx.DeleteVMStatus(hostID, "") })
+	switch {
+	case err == nil:
+		return true
+	case errors.Is(err, store.ErrReadOnly):
+		diags.AddError("The store is not writable",
+			fmt.Sprintf("Cannot %s vm %q: the store %s is read-only (the file or its directory is not writable by "+
+				"this process). Nothing was changed on the host. Make the file, its -wal and -shm files and its "+
+				"directory writable by this user, then apply again.", op, name, r.data.Store.Path()))
+	default:
+		diags.AddError("The store is not writable",
+			fmt.Sprintf("Cannot %s vm %q: %v\nNothing was changed on the host.", op, name, err))
+	}
+	return false
+}
+
+// nameFree refuses to create over a domain that already exists: Terraform
+// does not manage it (it is not in this state), so it must be imported.
+func (r *vmResource) nameFree(ctx context.Context, conn *hypervisor.Conn, name string, diags *diag.Diagnostics) bool {
+	_, err := conn.LookupDomain(ctx, name)
+	switch {
+	case hypervisor.IsNotFound(err):
+		return true
+	case err != nil:
+		diags.AddError("Unable to check the domain name", err.Error())
+	default:
+		h := conn.HostID()
+		diags.AddAttributeError(path.Root("name"), "Domain already exists",
+			fmt.Sprintf("domain %q already exists on host %q; import it with `terraform import virtumancer_vm.NAME %s` "+
+				"or choose another name.", name, h, vmID(h, name)))
+	}
+	return false
+}
+
+// defaultDomainType is test on the test driver, kvm where the host offers
+// it, else qemu (TCG).
+func defaultDomainType(ctx context.Context, conn *hypervisor.Conn) (string, error) {
+	f, err := conn.Facts(ctx)
+	switch {
+	case err != nil:
+		return "", err
+	case strings.EqualFold(f.Driver, "test"):
+		return "test", nil
+	case f.KVM:
+		return "kvm", nil
+	default:
+		return "qemu", nil
+	}
+}
+
+// fillFormats takes each pool volume's format from the volume when the
+// configuration leaves it unset, so QEMU reads a qcow2 volume as qcow2.
+func fillFormats(ctx context.Context, conn *hypervisor.Conn, spec *vminfo.Spec, diags *diag.Diagnostics) bool {
+	for i := range spec.Disks {
+		d := &spec.Disks[i]
+		if d.Format != "" || d.Volume == "" {
+			continue
+		}
+		v, err := conn.LookupVolume(ctx, d.Pool, d.Volume)
+		if err != nil {
+			diags.AddAttributeError(path.Root("disk").AtListIndex(i).AtName("volume"), "Unable to find the disk's volume",
+				err.Error()+"\nCreate the volume first (a virtumancer_volume resource) or fix pool and volume.")
+			return false
+		}
+		if slices.Contains(vminfo.DiskFormats, v.Format) {
+			d.Format = v.Format
+		}
+	}
+	return true
+}
+
+func shutdownGrace(m vmModel) time.Duration {
+	d, err := time.ParseDuration(m.ShutdownTimeout.ValueString())
+	if err != nil {
+		d, _ = time.ParseDuration(vmDefaultShutdownTimeout)
+	}
+	return d
+}
+
+// converge brings autostart and the power state to what the plan wants
+// (restarting a running domain when restart is set), waits for an IP when
+// asked, and reads back what the domain now is.
+func (r *vmResource) converge(ctx context.Context, conn *hypervisor.Conn, dom hypervisor.Domain, want vmModel, restart bool) (liveVM, error) {
+	rt, err := conn.Runtime(ctx, dom)
+	if err != nil {
+		return liveVM{}, err
+	}
+	if rt.Autostart != want.Autostart.ValueBool() {
+		if err := conn.SetAutostart(ctx, dom, want.Autostart.ValueBool()); err != nil {
+			return liveVM{}, err
+		}
+	}
+	active, running := vmActive(rt.State), want.Running.ValueBool()
+	grace := shutdownGrace(want)
+	if active && (!running || restart) {
+		forced, err := conn.Shutdown(ctx, dom, grace)
+		if err != nil {
+			return liveVM{}, err
+		}
+		tflog.Info(ctx, "stopped domain", map[string]any{"forced": forced, "restart": restart})
+		active = false
+	}
+	if running && !active {
+		if dom, err = conn.Start(ctx, dom); err != nil {
+			return liveVM{}, err
+		}
+		tflog.Info(ctx, "started domain", map[string]any{"domain_id": dom.ID})
+	}
+	wait, diags := want.wait(ctx)
+	if diags.HasError() {
+		return liveVM{}, fmt.Errorf("read wait_for_ip: %v", diags)
+	}
+	source := ""
+	if wait != nil && running {
+		source = wait.Source.ValueString()
+		if err := waitForIP(ctx, conn, dom, wait); err != nil {
+			return liveVM{}, err
+		}
+	}
+	return readLive(ctx, conn, dom, source)
+}
+
+// waitForIP polls the address source until the domain reports an address.
+func waitForIP(ctx context.Context, conn *hypervisor.Conn, dom hypervisor.Domain, w *vmWaitModel) error {
+	timeout, err := time.ParseDuration(w.Timeout.ValueString())
+	if err != nil {
+		timeout, _ = time.ParseDuration(vmDefaultWaitTimeout)
+	}
+	source := w.Source.ValueString()
+	deadline := time.Now().Add(timeout)
+	tflog.Debug(ctx, "waiting for an ip address", map[string]any{"source": source, "timeout": timeout.String()})
+	for {
+		addrs, err := conn.InterfaceAddresses(ctx, dom, source)
+		if err == nil && len(addrs) > 0 {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			cause := "none reported"
+			if err != nil {
+				cause = err.Error()
+			}
+			return fmt.Errorf("vm %q got no IP address from source %q within %s (%s); check that the guest "+
+				"brings its network up (lease: DHCP on a libvirt network; agent: qemu-guest-agent running), "+
+				"or raise wait_for_ip.timeout", dom.Name, source, timeout, cause)
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("vm %q: waiting for an IP address: %w", dom.Name, ctx.Err())
+		case <-time.After(vmIPPoll):
+		}
+	}
+}
+
+// undefineAfterFailure removes a domain a failed create defined, so nothing
+// is left behind, and says what happened for the diagnostic.
+func undefineAfterFailure(ctx context.Context, conn *hypervisor.Conn, dom hypervisor.Domain) string {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), vmCleanupTimeout)
+	defer cancel()
+	err := conn.Destroy(ctx, dom)
+	if err == nil || hypervisor.IsNotFound(err) {
+		err = conn.Undefine(ctx, dom)
+	}
+	if err != nil && !hypervisor.IsNotFound(err) {
+		tflog.Error(ctx, "could not undefine after a failed create", map[string]any{"error": err.Error()})
+		return fmt.Sprintf("The domain %q could not be removed again (%v); remove it with `virsh undefine %s` before retrying.",
+			dom.Name, err, dom.Name)
+	}
+	tflog.Info(ctx, "undefined the domain of the failed create")
+	return fmt.Sprintf("The domain %q was undefined again; nothing was left on the host and the store is unchanged.", dom.Name)
+}
+
+// redefine applies the planned definition when it differs from the
+// persistent one, and tells whether the running domain must restart for it.
+func (r *vmResource) redefine(ctx context.Context, conn *hypervisor.Conn, dom hypervisor.Domain, plan vmModel, diags *diag.Diagnostics) (restart, ok bool) {
+	spec, d := plan.spec(ctx)
+	diags.Append(d...)
+	if diags.HasError() || !fillFormats(ctx, conn, &spec, diags) {
+		return false, false
+	}
+	built, err := vminfo.BuildXML(spec)
+	if err != nil {
+		diags.AddError("Invalid VM configuration", err.Error())
+		return false, false
+	}
+	current, err := conn.DomainXML(ctx, dom, true)
+	if err != nil {
+		diags.AddError("Unable to read the domain definition", err.Error())
+		return false, false
+	}
+	formats := make([]string, len(spec.Disks))
+	for i, d := range spec.Disks {
+		formats[i] = d.Format
+	}
+	merged, changed, err := mergeDefinition(current, built, formats)
+	if err != nil {
+		diags.AddError("Unable to merge the domain definition", err.Error())
+		return false, false
+	}
+	if !changed {
+		// A domain made transient behind our back (undefined while
+		// running) needs its definition back even when nothing changed.
+		rt, err := conn.Runtime(ctx, dom)
+		if err != nil {
+			diags.AddError("Unable to read the domain", err.Error())
+			return false, false
+		}
+		if rt.Persistent {
+			return false, true
+		}
+	}
+	if _, err := conn.DefineXML(ctx, merged); err != nil {
+		diags.AddError("Unable to redefine the domain", err.Error()+"\nThe previous definition is unchanged.")
+		return false, false
+	}
+	tflog.Info(ctx, "redefined domain")
+	live, err := readLive(ctx, conn, dom, "")
+	if err != nil {
+		diags.AddError("Unable to read the redefined domain", err.Error())
+		return false, false
+	}
+	return live.pending, true
+}
+
+// adopt records an imported domain's configuration when the store has no
+// row for it yet; an existing row stays the recorded configuration.
+func (r *vmResource) adopt(ctx context.Context, hostID, name string, diags *diag.Diagnostics) bool {
+	timeout := r.data.CallTimeout
+	if timeout <= 0 {
+		timeout = 30 * time.Second
+	}
+	ctx, cancel := context.WithTimeout(ctx, 4*timeout) // a few calls, each bounded by CallTimeout
+	defer cancel()
+	conn := r.connect(ctx, hostID, diags)
+	if conn == nil {
+		return false
+	}
+	dom, err := conn.LookupDomain(ctx, name)
+	if hypervisor.IsNotFound(err) {
+		diags.AddError("Domain not found", fmt.Sprintf("domain %q does not exist on host %q (%s); check the import id `host_id/name`.",
+			name, hostID, conn.Redacted()))
+		return false
+	}
+	if err != nil {
+		diags.AddError("Unable to find the domain", err.Error())
+		return false
+	}
+	live, err := readLive(ctx, conn, dom, "")
+	if err != nil {
+		diags.AddError("Unable to read the domain", err.Error())
+		return false
+	}
+	var inserted, revived bool
+	err = r.data.Store.Write(ctx, func(tx *store.Tx) error {
+		var err error
+		inserted, revived, _, err = tx.InsertVMIfAbsent(hostID, name, live.info)
+		return err
+	})
+	if err != nil {
+		diags.AddError("Unable to record the imported VM", err.Error())
+		return false
+	}
+	tflog.Info(ctx, "imported vm", map[string]any{"uuid": dom.UUID, "recorded": inserted || revived})
+	return true
+}

@@ -1,0 +1,235 @@
+package resources
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/hashicorp/terraform-plugin-framework/diag"
+	"github.com/hashicorp/terraform-plugin-framework/path"
+	"github.com/hashicorp/terraform-plugin-framework/resource"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/planmodifier"
+	"github.com/hashicorp/terraform-plugin-framework/types"
+
+	"github.com/virtumancer/terraform-provider-virtumancer/internal/vminfo"
+)
+
+// ValidateConfig catches combinations libvirt would only refuse at apply time.
+func (r *vmResource) ValidateConfig(ctx context.Context, req resource.ValidateConfigRequest, resp *resource.ValidateConfigResponse) {
+	var cfg vmModel
+	resp.Diagnostics.Append(req.Config.Get(ctx, &cfg)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	disks, diags := cfg.disks(ctx)
+	resp.Diagnostics.Append(diags...)
+	seen := map[string]int{}
+	for i, d := range disks {
+		at := path.Root("disk").AtListIndex(i)
+		cdrom := d.Device.ValueString() == "cdrom"
+		if cdrom && !d.ReadOnly.IsNull() && !d.ReadOnly.IsUnknown() && !d.ReadOnly.ValueBool() {
+			resp.Diagnostics.AddAttributeError(at.AtName("read_only"), "Invalid read_only",
+				"A cdrom is always read-only; remove read_only or set it to true.")
+		}
+		if cdrom && d.Bus.ValueString() == "virtio" {
+			resp.Diagnostics.AddAttributeError(at.AtName("bus"), "Invalid bus",
+				"QEMU has no virtio cdrom; use sata, scsi or ide (or leave bus unset for sata).")
+		}
+		if t := d.Target.ValueString(); t != "" {
+			if j, dup := seen[t]; dup {
+				resp.Diagnostics.AddAttributeError(at.AtName("target"), "Duplicate disk target",
+					fmt.Sprintf("Target %q is already used by disk %d; give each disk its own target or leave target unset.", t, j))
+			}
+			seen[t] = i
+		}
+	}
+}
+
+// ModifyPlan fills in what the provider knows before apply (disk bus,
+// target, read_only and interface MACs it will keep) so that a plan with no
+// real change stays empty, and turns leftover drift into an update that
+// re-records the configuration.
+func (r *vmResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
+	if req.Plan.Raw.IsNull() {
+		return // destroy
+	}
+	var plan, cfg vmModel
+	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+	resp.Diagnostics.Append(req.Config.Get(ctx, &cfg)...)
+	var prior *vmModel
+	if !req.State.Raw.IsNull() {
+		prior = &vmModel{}
+		resp.Diagnostics.Append(req.State.Get(ctx, prior)...)
+	}
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	if !plan.Disks.IsUnknown() {
+		disks, diags := planDisks(ctx, plan, cfg, prior)
+		resp.Diagnostics.Append(diags...)
+		plan.Disks = disks
+	}
+	if !plan.Interfaces.IsUnknown() {
+		nics, diags := planNICs(ctx, plan, cfg, prior)
+		resp.Diagnostics.Append(diags...)
+		plan.Interfaces = nics
+	}
+	if prior != nil && (len(prior.Drift.Elements()) > 0 || prior.ConfigJSON.IsNull()) {
+		// Drift in a field the configuration does not pin (a disk format,
+		// arch...) or a missing row: the apply redefines what the
+		// configuration says and records the result, which ends the drift.
+		plan.Drift = types.ListUnknown(driftObjType)
+		plan.ConfigJSON = types.StringUnknown()
+	}
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	resp.Diagnostics.Append(resp.Plan.Set(ctx, &plan)...)
+}
+
+// planDisks resolves each disk's computed attributes: the configured value,
+// else the prior value when the disk at that position still has the same
+// source, else the provider's default (bus, read_only, target) or unknown
+// (format, taken from the volume or left to libvirt at apply).
+func planDisks(ctx context.Context, plan, cfg vmModel, prior *vmModel) (types.List, diag.Diagnostics) {
+	planned, diags := plan.disks(ctx)
+	configured, d := cfg.disks(ctx)
+	diags.Append(d...)
+	var old []vmDiskModel
+	if prior != nil {
+		old, d = prior.disks(ctx)
+		diags.Append(d...)
+	}
+	if diags.HasError() || len(configured) != len(planned) {
+		return plan.Disks, diags
+	}
+	reserved := map[string]bool{}
+	for _, c := range configured {
+		reserved[c.Target.ValueString()] = true
+	}
+	spec := make([]vminfo.Disk, len(planned))
+	for i := range planned {
+		p, c := &planned[i], configured[i]
+		var was *vmDiskModel
+		if i < len(old) && vmSameSource(old[i], c) {
+			was = &old[i]
+		}
+		if c.Bus.IsNull() {
+			p.Bus = types.StringValue(vmDefaultBus(p.Device.ValueString()))
+			if was != nil && !was.Bus.IsNull() && was.Device.Equal(p.Device) {
+				p.Bus = was.Bus
+			}
+		}
+		if c.ReadOnly.IsNull() {
+			p.ReadOnly = types.BoolValue(p.Device.ValueString() == "cdrom")
+			if was != nil && was.Device.Equal(p.Device) {
+				p.ReadOnly = was.ReadOnly
+			}
+		}
+		if c.Target.IsNull() {
+			p.Target = types.StringNull()
+			if t := targetOf(was); t != "" && !reserved[t] {
+				p.Target, reserved[t] = types.StringValue(t), true
+			}
+		}
+		if c.Format.IsNull() {
+			// A path disk gets BuildXML's default; a volume's format is
+			// read from the volume at apply.
+			p.Format = types.StringUnknown()
+			if !p.Path.IsNull() {
+				p.Format = types.StringValue(vminfo.DefaultPathFormat)
+			}
+			if was != nil && unchangedBesideFormat(*was, *p) {
+				p.Format = was.Format // kept as it is, whatever libvirt recorded
+			}
+		}
+		spec[i] = vminfo.Disk{Device: p.Device.ValueString(), Bus: p.Bus.ValueString(), Target: p.Target.ValueString(),
+			Path: "/placeholder"}
+	}
+	// Targets left empty are assigned exactly as BuildXML will assign them.
+	assigned := vminfo.Spec{Disks: spec}.Expected().Disks
+	for i := range planned {
+		if planned[i].Target.IsNull() && !planned[i].Target.IsUnknown() {
+			planned[i].Target = types.StringValue(assigned[i].Target)
+		}
+	}
+	out, d := types.ListValueFrom(ctx, diskObjType, planned)
+	diags.Append(d...)
+	return out, diags
+}
+
+func targetOf(d *vmDiskModel) string {
+	if d == nil {
+		return ""
+	}
+	return d.Target.ValueString()
+}
+
+// vmSameSource tells whether the prior disk a and configured disk b point at
+// the same image.
+func vmSameSource(a, b vmDiskModel) bool {
+	return a.Path.ValueString() == b.Path.ValueString() && a.Pool.ValueString() == b.Pool.ValueString() &&
+		a.Volume.ValueString() == b.Volume.ValueString()
+}
+
+// unchangedBesideFormat tells whether a disk keeps its definition, so its
+// format (whatever libvirt recorded) stays too.
+func unchangedBesideFormat(was, now vmDiskModel) bool {
+	return vmSameSource(was, now) && was.Device.Equal(now.Device) && was.Bus.Equal(now.Bus) &&
+		was.ReadOnly.Equal(now.ReadOnly) && was.Target.Equal(now.Target)
+}
+
+// vmDefaultBus mirrors BuildXML: virtio for disks, sata for a cdrom.
+func vmDefaultBus(device string) string {
+	if device == "cdrom" {
+		return "sata"
+	}
+	return "virtio"
+}
+
+// planNICs keeps the MAC libvirt assigned to an interface whose network or
+// bridge did not change; a new interface gets its MAC at apply.
+func planNICs(ctx context.Context, plan, cfg vmModel, prior *vmModel) (types.List, diag.Diagnostics) {
+	planned, diags := plan.nics(ctx)
+	configured, d := cfg.nics(ctx)
+	diags.Append(d...)
+	var old []vmNICModel
+	if prior != nil {
+		old, d = prior.nics(ctx)
+		diags.Append(d...)
+	}
+	if diags.HasError() || len(configured) != len(planned) {
+		return plan.Interfaces, diags
+	}
+	for i := range planned {
+		if !configured[i].MAC.IsNull() {
+			continue
+		}
+		planned[i].MAC = types.StringUnknown()
+		if i < len(old) && old[i].Network.Equal(configured[i].Network) && old[i].Bridge.Equal(configured[i].Bridge) {
+			planned[i].MAC = old[i].MAC
+		}
+	}
+	out, d := types.ListValueFrom(ctx, nicObjType, planned)
+	diags.Append(d...)
+	return out, diags
+}
+
+// maxMemoryDefault plans max_memory = memory when it is not configured, so
+// a change of memory alone never leaves max_memory below it.
+func maxMemoryDefault() planmodifier.Int64 { return maxMemoryModifier{} }
+
+type maxMemoryModifier struct{}
+
+func (maxMemoryModifier) Description(context.Context) string { return "defaults to memory" }
+func (m maxMemoryModifier) MarkdownDescription(ctx context.Context) string {
+	return m.Description(ctx)
+}
+
+func (maxMemoryModifier) PlanModifyInt64(ctx context.Context, req planmodifier.Int64Request, resp *planmodifier.Int64Response) {
+	if !req.ConfigValue.IsNull() {
+		return
+	}
+	var memory types.Int64
+	resp.Diagnostics.Append(req.Plan.GetAttribute(ctx, path.Root("memory"), &memory)...)
+	resp.PlanValue = memory
+}

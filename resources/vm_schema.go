@@ -1,0 +1,315 @@
+package resources
+
+import (
+	"context"
+	"fmt"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/terraform-plugin-framework-timeouts/resource/timeouts"
+	"github.com/hashicorp/terraform-plugin-framework-validators/int64validator"
+	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
+	"github.com/hashicorp/terraform-plugin-framework/attr"
+	"github.com/hashicorp/terraform-plugin-framework/path"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/booldefault"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/planmodifier"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringdefault"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringplanmodifier"
+	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
+	"github.com/hashicorp/terraform-plugin-framework/types"
+
+	"github.com/virtumancer/terraform-provider-virtumancer/internal/validate"
+	"github.com/virtumancer/terraform-provider-virtumancer/internal/vminfo"
+)
+
+// Address sources of wait_for_ip, in the order hypervisor.InterfaceAddresses
+// documents them.
+var vmAddressSources = []string{"lease", "agent", "arp"}
+
+// Defaults the provider chooses for the VM (CONVENTIONS: Optional+Computed+Default).
+const (
+	vmDefaultShutdownTimeout = "60s"
+	vmDefaultGraphics        = "vnc"
+	vmDefaultWaitSource      = "lease"
+	vmDefaultWaitTimeout     = "5m"
+)
+
+// Patterns of the attribute validators; vminfo.Spec.Validate checks the same
+// rules again before anything reaches libvirt.
+var (
+	vmDomainNameRe = regexp.MustCompile(`^[^/\x00\n]+$`)
+	vmAbsPathRe    = regexp.MustCompile(`^/`)
+	vmDiskTargetRe = regexp.MustCompile(`^[a-z]+$`)
+	vmNICModelRe   = regexp.MustCompile(`^[A-Za-z0-9._-]+$`)
+	vmMACRe        = regexp.MustCompile(`^[0-9a-fA-F][02468aceACE](:[0-9a-fA-F]{2}){5}$`)
+)
+
+// Default timeouts of the timeouts block.
+const (
+	vmDefaultCreateTimeout = 10 * time.Minute
+	vmDefaultUpdateTimeout = 10 * time.Minute
+	vmDefaultDeleteTimeout = 10 * time.Minute
+)
+
+// driftAttrTypes is the element type of `drift`.
+var driftAttrTypes = map[string]attr.Type{
+	"field":    types.StringType,
+	"recorded": types.StringType,
+	"live":     types.StringType,
+}
+
+// vmDurationText renders 10m0s as 10m for descriptions.
+func vmDurationText(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
+}
+
+func vmOneOf(values []string) string {
+	quoted := make([]string, len(values))
+	for i, v := range values {
+		quoted[i] = "`" + v + "`"
+	}
+	return strings.Join(quoted, ", ")
+}
+
+// vmSchemaV0 is version 0 of the virtumancer_vm schema. It is a function so a
+// later version can keep it for its state upgrader.
+func vmSchemaV0(ctx context.Context) schema.Schema {
+	return schema.Schema{
+		Version: 0,
+		Description: "A libvirt domain (VM) on a Virtumancer host. The provider defines and powers the domain and " +
+			"records its configuration in the store's `virtual_machines.config_json`; every refresh compares that " +
+			"recorded configuration with the live domain and reports the differences in `drift` and as a warning.",
+		Attributes: vmAttributes(),
+		Blocks: map[string]schema.Block{
+			"disk":              vmDiskBlock(),
+			"network_interface": vmInterfaceBlock(),
+			"wait_for_ip":       vmWaitBlock(),
+			"timeouts": timeouts.Block(ctx, timeouts.Opts{
+				Create: true, Update: true, Delete: true,
+				CreateDescription: "How long define, start and wait_for_ip may take (default `" + vmDurationText(vmDefaultCreateTimeout) + "`).",
+				UpdateDescription: "How long redefine, restart and power changes may take (default `" + vmDurationText(vmDefaultUpdateTimeout) + "`).",
+				DeleteDescription: "How long shutdown and undefine may take (default `" + vmDurationText(vmDefaultDeleteTimeout) + "`).",
+			}),
+		},
+	}
+}
+
+func vmAttributes() map[string]schema.Attribute {
+	return map[string]schema.Attribute{
+		// Required.
+		"host_id": schema.StringAttribute{
+			Required:      true,
+			Description:   "Id of the `virtumancer_host` the domain lives on. Changing it replaces the VM.",
+			Validators:    []validator.String{validate.NonEmpty()},
+			PlanModifiers: []planmodifier.String{stringplanmodifier.RequiresReplace()},
+		},
+		"name": schema.StringAttribute{
+			Required:      true,
+			Description:   "Domain name, unique on the host. Changing it replaces the VM.",
+			Validators:    []validator.String{validate.NonEmpty(), stringvalidator.RegexMatches(vmDomainNameRe, "must not contain '/', NUL or a newline")},
+			PlanModifiers: []planmodifier.String{stringplanmodifier.RequiresReplace()},
+		},
+		"vcpu": schema.Int64Attribute{
+			Required:    true,
+			Description: "Number of virtual CPUs. Changing it redefines the domain (a running VM is restarted).",
+			Validators:  []validator.Int64{int64validator.AtLeast(1)},
+		},
+		"memory": schema.Int64Attribute{
+			Required:    true,
+			Description: "Memory in MiB (recorded in KiB in config_json). Changing it redefines the domain (a running VM is restarted).",
+			Validators:  []validator.Int64{int64validator.AtLeast(1)},
+		},
+
+		// Optional.
+		"max_memory": schema.Int64Attribute{
+			Optional: true, Computed: true,
+			Description: "Maximum memory in MiB, at least `memory`. Defaults to `memory`.",
+			Validators: []validator.Int64{int64validator.AtLeast(1),
+				int64validator.AtLeastSumOf(path.MatchRoot("memory"))},
+			PlanModifiers: []planmodifier.Int64{maxMemoryDefault()},
+		},
+		"autostart": schema.BoolAttribute{
+			Optional: true, Computed: true, Default: booldefault.StaticBool(false),
+			Description: "Whether libvirtd starts the domain when it starts. Defaults to `false`.",
+		},
+		"running": schema.BoolAttribute{
+			Optional: true, Computed: true, Default: booldefault.StaticBool(true),
+			Description: "Desired power state, enforced on every apply: a VM stopped (or started) outside Terraform " +
+				"shows in the plan and is started (or shut down) again. A paused or suspended domain counts as " +
+				"running (`state` tells them apart). Defaults to `true`.",
+		},
+		"graphics": schema.StringAttribute{
+			Optional: true, Computed: true, Default: stringdefault.StaticString(vmDefaultGraphics),
+			Description: fmt.Sprintf("Remote console: one of %s. Consoles listen on %s only. Defaults to `%s`.",
+				vmOneOf(vminfo.GraphicsValues), vminfo.GraphicsListen, vmDefaultGraphics),
+			Validators: []validator.String{stringvalidator.OneOf(vminfo.GraphicsValues...)},
+		},
+		"domain_type": schema.StringAttribute{
+			Optional: true, Computed: true,
+			Description: fmt.Sprintf("Libvirt domain type: one of %s. Defaults to `kvm` where the host offers KVM, "+
+				"else `qemu` (TCG), and `test` on the test driver. Changing it replaces the VM.", vmOneOf(vminfo.DomainTypes)),
+			Validators: []validator.String{stringvalidator.OneOf(vminfo.DomainTypes...)},
+			PlanModifiers: []planmodifier.String{
+				stringplanmodifier.UseStateForUnknown(), stringplanmodifier.RequiresReplace(),
+			},
+		},
+		"shutdown_timeout": schema.StringAttribute{
+			Optional: true, Computed: true, Default: stringdefault.StaticString(vmDefaultShutdownTimeout),
+			Description: "How long a graceful (ACPI) shutdown may take before the domain is forced off, as a Go " +
+				"duration. Used on delete, on `running = false` and on restarts. Defaults to `" + vmDefaultShutdownTimeout + "`.",
+			Validators: []validator.String{validate.Duration()},
+		},
+
+		// Computed.
+		"id": schema.StringAttribute{
+			Computed: true, Description: "`host_id/name`, the import id.",
+			PlanModifiers: []planmodifier.String{stringplanmodifier.UseStateForUnknown()},
+		},
+		"uuid": schema.StringAttribute{
+			Computed: true, Description: "Libvirt UUID of the domain.",
+			PlanModifiers: []planmodifier.String{stringplanmodifier.UseStateForUnknown()},
+		},
+		"domain_id": schema.Int64Attribute{
+			Computed: true, Description: "Libvirt id of the running domain; 0 when it is not running.",
+		},
+		"state": schema.StringAttribute{
+			Computed:    true,
+			Description: "Live power state as virsh names it: " + vmOneOf(vmStateNames[:]) + ".",
+		},
+		"config_json": schema.StringAttribute{
+			Computed: true,
+			Description: "The recorded configuration: the VM row's `config_json` in the store (Virtumancer's VMInfo: " +
+				"memory in KiB). Empty when the store has no row for the VM; the next apply records it.",
+		},
+		"drift": schema.ListNestedAttribute{
+			Computed: true,
+			Description: "Configuration fields whose live value differs from the recorded one, as of the last " +
+				"refresh. The plan then proposes to put the configured values back.",
+			NestedObject: schema.NestedAttributeObject{Attributes: map[string]schema.Attribute{
+				"field":    schema.StringAttribute{Computed: true, Description: "Field path in config_json, e.g. `memory` or `disks[vda].path`."},
+				"recorded": schema.StringAttribute{Computed: true, Description: "Recorded value."},
+				"live":     schema.StringAttribute{Computed: true, Description: "Live value."},
+			}},
+		},
+		"pending_restart": schema.BoolAttribute{
+			Computed: true,
+			Description: "Whether the running domain's live configuration differs from its persistent definition, " +
+				"i.e. a change waits for the next boot.",
+		},
+		"ip_addresses": schema.ListAttribute{
+			Computed: true, ElementType: types.StringType,
+			Description: "Addresses of the running domain from the `wait_for_ip` source; empty without `wait_for_ip`.",
+		},
+	}
+}
+
+func vmDiskBlock() schema.ListNestedBlock {
+	return schema.ListNestedBlock{
+		Description: "A disk: a volume of a storage pool (`pool` and `volume`) or a host `path`. Disks keep the " +
+			"configured order in state (libvirt itself sorts them by bus and target; an imported domain lists them " +
+			"in its recorded order, else libvirt's). Changing them redefines the domain (a running VM is restarted).",
+		NestedObject: schema.NestedBlockObject{
+			Attributes: map[string]schema.Attribute{
+				"pool": schema.StringAttribute{
+					Optional: true, Description: "Storage pool of `volume`.",
+					Validators: []validator.String{validate.NonEmpty(),
+						stringvalidator.AlsoRequires(path.MatchRelative().AtParent().AtName("volume"))},
+				},
+				"volume": schema.StringAttribute{
+					Optional: true, Description: "Volume name in `pool`, e.g. a `virtumancer_volume`'s name.",
+					Validators: []validator.String{validate.NonEmpty(),
+						stringvalidator.AlsoRequires(path.MatchRelative().AtParent().AtName("pool")),
+						stringvalidator.ExactlyOneOf(path.MatchRelative().AtParent().AtName("path"))},
+				},
+				"path": schema.StringAttribute{
+					Optional: true, Description: "Absolute path of a file or block device on the host.",
+					Validators: []validator.String{stringvalidator.RegexMatches(vmAbsPathRe, "must be an absolute path")},
+				},
+				"device": schema.StringAttribute{
+					Optional: true, Computed: true, Default: stringdefault.StaticString("disk"),
+					Description: "Device kind: one of " + vmOneOf(vminfo.DiskDevices) + ". Defaults to `disk`.",
+					Validators:  []validator.String{stringvalidator.OneOf(vminfo.DiskDevices...)},
+				},
+				"bus": schema.StringAttribute{
+					Optional: true, Computed: true,
+					Description: "Bus: one of " + vmOneOf(vminfo.DiskBuses) + ". Defaults to `virtio` for a disk and " +
+						"`sata` for a cdrom (a cdrom cannot use virtio).",
+					Validators: []validator.String{stringvalidator.OneOf(vminfo.DiskBuses...)},
+				},
+				"read_only": schema.BoolAttribute{
+					Optional: true, Computed: true,
+					Description: "Attach read-only. Defaults to `false` for a disk; a cdrom is always read-only.",
+				},
+				"target": schema.StringAttribute{
+					Optional: true, Computed: true,
+					Description: "Guest device name (`vda`, `sdb`...). Chosen per bus when unset, and kept afterwards.",
+					Validators:  []validator.String{stringvalidator.RegexMatches(vmDiskTargetRe, "must be a device name such as vda or sdb")},
+				},
+				"format": schema.StringAttribute{
+					Optional: true, Computed: true,
+					Description: "Image format: one of " + vmOneOf(vminfo.DiskFormats) + ". Taken from the volume when " +
+						"unset; `" + vminfo.DefaultPathFormat + "` for a path.",
+					Validators: []validator.String{stringvalidator.OneOf(vminfo.DiskFormats...)},
+				},
+			},
+		},
+	}
+}
+
+func vmInterfaceBlock() schema.ListNestedBlock {
+	return schema.ListNestedBlock{
+		Description: "A network interface on a libvirt network or a host bridge. Interfaces are matched by " +
+			"position; changing them redefines the domain (a running VM is restarted).",
+		NestedObject: schema.NestedBlockObject{
+			Attributes: map[string]schema.Attribute{
+				"network": schema.StringAttribute{
+					Optional: true, Description: "Libvirt network name, e.g. `default`.",
+					Validators: []validator.String{validate.NonEmpty(),
+						stringvalidator.ExactlyOneOf(path.MatchRelative().AtParent().AtName("bridge"))},
+				},
+				"bridge": schema.StringAttribute{
+					Optional: true, Description: "Host bridge name, e.g. `br0`.",
+					Validators: []validator.String{validate.NonEmpty()},
+				},
+				"model": schema.StringAttribute{
+					Optional: true, Computed: true, Default: stringdefault.StaticString(vminfo.DefaultInterfaceModel),
+					Description: "NIC model, e.g. `virtio` or `e1000`. Defaults to `" + vminfo.DefaultInterfaceModel + "`.",
+					Validators:  []validator.String{stringvalidator.RegexMatches(vmNICModelRe, "must be a NIC model such as virtio or e1000")},
+				},
+				"mac": schema.StringAttribute{
+					Optional: true, Computed: true,
+					Description: "Unicast MAC address such as `52:54:00:12:34:56`. Assigned by libvirt when unset, and kept afterwards.",
+					Validators:  []validator.String{stringvalidator.RegexMatches(vmMACRe, "must be a unicast MAC such as 52:54:00:12:34:56")},
+				},
+			},
+		},
+	}
+}
+
+func vmWaitBlock() schema.SingleNestedBlock {
+	return schema.SingleNestedBlock{
+		Description: "Wait, after starting the VM, until it reports an IP address; fills `ip_addresses`.",
+		Attributes: map[string]schema.Attribute{
+			"source": schema.StringAttribute{
+				Optional: true, Computed: true, Default: stringdefault.StaticString(vmDefaultWaitSource),
+				Description: "Where addresses come from: one of " + vmOneOf(vmAddressSources) + " (DHCP leases of a " +
+					"libvirt network, the QEMU guest agent, the host's ARP table). Defaults to `" + vmDefaultWaitSource + "`.",
+				Validators: []validator.String{stringvalidator.OneOf(vmAddressSources...)},
+			},
+			"timeout": schema.StringAttribute{
+				Optional: true, Computed: true, Default: stringdefault.StaticString(vmDefaultWaitTimeout),
+				Description: "How long to wait, as a Go duration. Defaults to `" + vmDefaultWaitTimeout + "`.",
+				Validators:  []validator.String{validate.Duration()},
+			},
+		},
+	}
+}
