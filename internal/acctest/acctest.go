@@ -6,6 +6,7 @@
 package acctest
 
 import (
+	"context"
 	"fmt"
 	"net"
 	"net/url"
@@ -68,15 +69,15 @@ func Holder() (*libvirt.Libvirt, error) {
 
 // Dial opens a go-libvirt connection to a local driver through the daemon.
 func Dial(uri string) (*libvirt.Libvirt, error) {
-	conn, err := net.DialTimeout("unix", Socket, 5*time.Second)
+	conn, err := (&net.Dialer{Timeout: 5 * time.Second}).DialContext(context.Background(), "unix", Socket)
 	if err != nil {
-		return nil, fmt.Errorf("libvirtd does not answer on %s: %v; %s", Socket, err, fixHint)
+		return nil, fmt.Errorf("libvirtd does not answer on %s: %w; %s", Socket, err, fixHint)
 	}
 	_ = conn.Close()
 	l := libvirt.NewWithDialer(dialers.NewLocal(dialers.WithSocket(Socket)))
 	u, _ := url.Parse(uri)
 	if err := l.ConnectToURI(libvirt.RemoteURI(u)); err != nil {
-		return nil, fmt.Errorf("libvirtd answers on %s but %s does not open: %v; %s", Socket, uri, err, fixHint)
+		return nil, fmt.Errorf("libvirtd answers on %s but %s does not open: %w; %s", Socket, uri, err, fixHint)
 	}
 	return l, nil
 }
@@ -121,9 +122,9 @@ func prepareCLI() error {
 		}
 		os.Setenv("TF_CLI_CONFIG_FILE", empty)
 	}
-	out, err := exec.Command(cli, "version").CombinedOutput()
+	out, err := exec.CommandContext(context.Background(), cli, "version").CombinedOutput()
 	if err != nil {
-		return fmt.Errorf("%s version failed: %v: %s", cli, err, out)
+		return fmt.Errorf("%s version failed: %w: %s", cli, err, out)
 	}
 	return nil
 }

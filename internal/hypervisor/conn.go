@@ -123,7 +123,7 @@ func (s *shared) classify(cl *client, err error) error {
 	}
 	if connectionLost(err) {
 		cl.kill()
-		return fmt.Errorf("%w (%v); it is re-dialled on next use", ErrConnectionLost, err)
+		return fmt.Errorf("%w (%w); it is re-dialled on next use", ErrConnectionLost, err)
 	}
 	return err
 }

@@ -37,13 +37,13 @@ func TestMain(m *testing.M) {
 func openHolder(p *Pool) error {
 	c, err := net.DialTimeout("unix", DefaultSocket, 5*time.Second)
 	if err != nil {
-		return fmt.Errorf("libvirtd does not answer on %s: %v; %s", DefaultSocket, err, fixHint)
+		return fmt.Errorf("libvirtd does not answer on %s: %w; %s", DefaultSocket, err, fixHint)
 	}
 	_ = c.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
 	if _, err := p.Get(ctx, "holder", testURI); err != nil {
-		return fmt.Errorf("libvirtd answers on %s but %s does not open: %v; %s", DefaultSocket, testURI, err, fixHint)
+		return fmt.Errorf("libvirtd answers on %s but %s does not open: %w; %s", DefaultSocket, testURI, err, fixHint)
 	}
 	return nil
 }

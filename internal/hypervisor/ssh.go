@@ -1,6 +1,7 @@
 package hypervisor
 
 import (
+	"context"
 	"crypto/ed25519"
 	"errors"
 	"fmt"
@@ -78,7 +79,8 @@ func (p *Pool) newSSHDialer(t *Target) (*sshDialer, error) {
 
 // Dial implements socket.Dialer.
 func (d *sshDialer) Dial() (net.Conn, error) {
-	tcp, err := net.DialTimeout("tcp", d.addr, d.timeout)
+	// socket.Dialer has no context; the timeout bounds the dial.
+	tcp, err := (&net.Dialer{Timeout: d.timeout}).DialContext(context.Background(), "tcp", d.addr)
 	if err != nil {
 		return nil, err
 	}
@@ -207,7 +209,7 @@ func agentSigners(errs *[]error) []ssh.Signer {
 	if sock == "" {
 		return nil
 	}
-	c, err := net.DialTimeout("unix", sock, 2*time.Second)
+	c, err := (&net.Dialer{Timeout: 2 * time.Second}).DialContext(context.Background(), "unix", sock)
 	if err != nil {
 		*errs = append(*errs, fmt.Errorf("ssh agent %s: %w", sock, err))
 		return nil

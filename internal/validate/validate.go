@@ -67,7 +67,7 @@ func LibvirtURI() validator.String {
 func Regexp() validator.String {
 	return stringFunc{desc: "an RE2 regular expression", check: func(s string) error {
 		if _, err := regexp.Compile(s); err != nil {
-			return fmt.Errorf("%q is not a valid regular expression: %v", s, err)
+			return fmt.Errorf("%q is not a valid regular expression: %w", s, err)
 		}
 		return nil
 	}}
