@@ -51,7 +51,9 @@ func (r *vmResource) Create(ctx context.Context, req resource.CreateRequest, res
 		return
 	}
 	timeout, diags := plan.Timeouts.Create(ctx, vmDefaultCreateTimeout)
-	resp.Diagnostics.Append(diags...)
+	if resp.Diagnostics.Append(diags...); resp.Diagnostics.HasError() {
+		return
+	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	ctx = vmLogFields(ctx, plan.HostID.ValueString(), plan.Name.ValueString())
@@ -133,7 +135,9 @@ func (r *vmResource) Update(ctx context.Context, req resource.UpdateRequest, res
 		return
 	}
 	timeout, diags := plan.Timeouts.Update(ctx, vmDefaultUpdateTimeout)
-	resp.Diagnostics.Append(diags...)
+	if resp.Diagnostics.Append(diags...); resp.Diagnostics.HasError() {
+		return
+	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	ctx = vmLogFields(ctx, plan.HostID.ValueString(), plan.Name.ValueString())
@@ -181,7 +185,9 @@ func (r *vmResource) Delete(ctx context.Context, req resource.DeleteRequest, res
 		return
 	}
 	timeout, diags := state.Timeouts.Delete(ctx, vmDefaultDeleteTimeout)
-	resp.Diagnostics.Append(diags...)
+	if resp.Diagnostics.Append(diags...); resp.Diagnostics.HasError() {
+		return
+	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	hostID, name := state.HostID.ValueString(), state.Name.ValueString()
