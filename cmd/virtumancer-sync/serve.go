@@ -29,7 +29,7 @@ func serve(ctx context.Context, cfg serveConfig, log hclog.Logger, stdout io.Wri
 	}
 	defer func() { err = errors.Join(err, st.Close()) }()
 	pool := hypervisor.NewPool(hypervisor.Options{Logger: poolLogger(log.Named("libvirt"))})
-	defer func() { err = errors.Join(err, pool.Close()) }()
+	defer closePool(pool, log)
 
 	eng := syncer.NewEngine(st, pool)
 	eng.Logger = log
@@ -89,6 +89,15 @@ func once(ctx context.Context, eng *syncer.Engine, stdout io.Writer) error {
 		return fmt.Errorf("%d of %d hosts failed to sync", failed, len(results))
 	}
 	return nil
+}
+
+// closePool says goodbye to every libvirt daemon. A goodbye that fails
+// (the daemon went away, or never answered) loses nothing, so it is logged
+// and does not turn a clean shutdown into a failure.
+func closePool(pool *hypervisor.Pool, log hclog.Logger) {
+	if err := pool.Close(); err != nil {
+		log.Warn("closing libvirt connections", "error", err)
+	}
 }
 
 // poolLogger routes the connection pool's messages to hclog at debug

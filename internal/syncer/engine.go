@@ -145,8 +145,10 @@ func (e *Engine) validate() error {
 	return nil
 }
 
-// Open validates the configuration and starts the background loops: one
-// watching the hosts table and one per managed host.
+// Open validates the configuration, reads the hosts table once (so a
+// store that cannot be read fails here, not later in a log) and starts
+// the background loops: one watching the hosts table and one per managed
+// host.
 func (e *Engine) Open() error {
 	if err := e.validate(); err != nil {
 		return err
@@ -155,6 +157,10 @@ func (e *Engine) Open() error {
 		return errors.New("syncer: engine already open")
 	}
 	ctx, cancel := context.WithCancel(context.Background())
+	if err := e.reconcileHosts(ctx); err != nil {
+		cancel()
+		return err
+	}
 	e.cancel, e.done = cancel, make(chan struct{})
 	go e.watchHosts(ctx)
 	return nil
@@ -186,6 +192,11 @@ func (e *Engine) watchHosts(ctx context.Context) {
 	defer tick.Stop()
 	var lastErr string
 	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
 		err := e.reconcileHosts(ctx)
 		switch {
 		case err != nil && ctx.Err() == nil && err.Error() != lastErr:
@@ -194,11 +205,6 @@ func (e *Engine) watchHosts(ctx context.Context) {
 		case err == nil && lastErr != "":
 			e.Logger.Info("hosts table readable again")
 			lastErr = ""
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-tick.C:
 		}
 	}
 }

@@ -167,7 +167,7 @@ func (r *runner) commitEvents(obs []observed, out eventOutcome) {
 	for _, c := range out.changed {
 		r.log.Info("vm "+c[1], "vm", c[0])
 	}
-	r.log.Debug("events applied", "vms", len(obs), "duration", time.Since(earliest(obs)).Round(time.Microsecond))
+	r.log.Debug("events applied", "vms", len(obs), "duration", dur(time.Since(earliest(obs))))
 	if r.e.OnCommit != nil {
 		r.e.OnCommit(r.host.ID, names(obs))
 	}

@@ -340,3 +340,41 @@ func hostStatus(e *syncer.Engine, id string) syncer.HostStatus {
 	}
 	return syncer.HostStatus{}
 }
+
+// TestIntegrationStoreBusyPastRetriesRecovers: the store stays locked
+// longer than the store's own busy timeout and retries allow (shortened
+// here), so the event's write fails. The engine keeps the connection,
+// records the error, and a full resync after a backoff writes what it
+// missed, once the lock is gone.
+func TestIntegrationStoreBusyPastRetriesRecovers(t *testing.T) {
+	requireDaemon(t)
+	path := filepath.Join(t.TempDir(), "virtumancer.db")
+	st, err := store.Open(path, store.Options{BusyTimeout: 50 * time.Millisecond, MaxRetries: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = st.Close() })
+	if err := st.CreateHost(context.Background(), store.Host{ID: "test", URI: testURI}); err != nil {
+		t.Fatal(err)
+	}
+	e := openEngine(t, newEngine(t, st))
+	waitReady(t, e, 10*time.Second)
+
+	other := rawConn(t, path)
+	exec(t, other, "BEGIN IMMEDIATE", nil)
+	v := syncertest.DefineVM(t, syncertest.Dial(t, testURI), testURI, syncertest.Name("busy"), 64)
+	syncertest.Eventually(t, 5*time.Second, "write failure recorded", func() (bool, string) {
+		h := hostStatus(e, "test")
+		return strings.Contains(h.LastError, "busy") || strings.Contains(h.LastError, "locked"), fmt.Sprintf("%+v", h)
+	})
+	time.Sleep(time.Second) // several retries fail too
+	if h := hostStatus(e, "test"); !h.Connected || h.Outages != 0 {
+		t.Errorf("a store error was taken for a lost connection: %+v", h)
+	}
+	exec(t, other, "COMMIT", nil)
+	took := syncertest.Eventually(t, 5*time.Second, "missed write recovered by the resync", func() (bool, string) {
+		r, ok := syncertest.Row(t, st, "test", v.Name())
+		return syncertest.Live(r, ok), syncertest.Describe(r, ok)
+	})
+	t.Logf("recovered %s after the lock was released", took)
+}

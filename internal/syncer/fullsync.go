@@ -343,7 +343,7 @@ func (e *Engine) fullSync(ctx context.Context, h store.Host, c Conn, hs store.Ho
 		return fullOutcome{}, &phaseError{phase: "read domains", err: err}
 	}
 	fetched := time.Now()
-	e.Logger.Debug("domains read; writing", "host", h.ID, "vms", len(obs), "duration", fetched.Sub(start).Round(time.Millisecond))
+	e.Logger.Debug("domains read; writing", "host", h.ID, "vms", len(obs), "duration", dur(fetched.Sub(start)))
 	if e.OnFetched != nil {
 		e.OnFetched(h.ID, len(obs))
 	}

@@ -105,17 +105,14 @@ func (r *runner) session(ctx context.Context) (connected bool, err error) {
 	q := newEventQueue()
 	go q.pump(ch, func(typ string) { r.e.metrics.events.WithLabelValues(r.host.ID, typ).Inc() })
 	r.connected(time.Since(start))
-	if err := r.sync(ctx, c, "connect"); err != nil {
-		return true, err
-	}
-	return true, r.serve(ctx, c, q)
+	return true, r.serve(ctx, c, q, r.sync(ctx, c, "connect"))
 }
 
 // serve applies events and runs the periodic resync until ctx ends or the
-// connection fails. A failed store write is not a lost connection: it is
-// retried as a full resync (which converges whatever the events missed)
-// after a backoff.
-func (r *runner) serve(ctx context.Context, c Conn, q *eventQueue) error {
+// connection fails. first is the outcome of the sync on connect. A failed
+// store write is not a lost connection: it is retried as a full resync
+// (which converges whatever the events missed) after a backoff.
+func (r *runner) serve(ctx context.Context, c Conn, q *eventQueue, first error) error {
 	resync := time.NewTicker(r.e.ResyncInterval)
 	defer resync.Stop()
 	storeBackoff := backoff{min: r.e.BackoffMin, max: r.e.BackoffMax}
@@ -125,13 +122,16 @@ func (r *runner) serve(ctx context.Context, c Conn, q *eventQueue) error {
 			storeBackoff.reset()
 			return nil
 		}
-		if !isStoreErr(err) || ctx.Err() != nil {
+		if !isStoreErr(err) || ctx.Err() != nil || errors.Is(err, errHostGone) {
 			return err
 		}
 		delay := storeBackoff.next()
 		r.storeFailed(err, delay)
 		retry = time.After(delay)
 		return nil
+	}
+	if err := handle(first); err != nil {
+		return err
 	}
 	for {
 		select {
@@ -181,8 +181,8 @@ func (r *runner) sync(ctx context.Context, c Conn, reason string) error {
 	r.publishCounts()
 	r.log.Info("host synced", "reason", reason, "vms", res.VMs, "inserted", res.Inserted, "revived", res.Revived,
 		"deleted", res.Deleted, "drifted", res.Drifted, "unreadable", res.Unreadable,
-		"fetch", res.Fetch.Round(time.Millisecond), "write", res.Write.Round(time.Millisecond),
-		"duration", (res.Fetch + res.Write).Round(time.Millisecond))
+		"fetch", dur(res.Fetch), "write", dur(res.Write),
+		"duration", dur(res.Fetch+res.Write))
 	return nil
 }
 
@@ -199,7 +199,7 @@ func (r *runner) publishCounts() {
 func (r *runner) connected(took time.Duration) {
 	r.e.updateStatus(r.host.ID, func(st *HostStatus) { st.Connected = true })
 	r.e.metrics.connected.WithLabelValues(r.host.ID).Set(1)
-	r.log.Info("host connected", "duration", took.Round(time.Millisecond))
+	r.log.Info("host connected", "duration", dur(took))
 }
 
 // failed records a failed connection attempt or a lost connection.
@@ -219,11 +219,11 @@ func (r *runner) failed(err error, wasConnected bool, took time.Duration, attemp
 	r.e.metrics.connected.WithLabelValues(r.host.ID).Set(0)
 	r.e.metrics.lastErrorTS.WithLabelValues(r.host.ID).Set(float64(now.UnixNano()) / 1e9)
 	if wasConnected {
-		r.log.Warn("host disconnected", "error", err, "connected_for", took.Round(time.Millisecond),
-			"outages", st.Outages, "retry_in", retryIn.Round(time.Millisecond))
+		r.log.Warn("host disconnected", "error", err, "connected_for", dur(took),
+			"outages", st.Outages, "retry_in", dur(retryIn))
 	} else {
-		r.log.Warn("host connect failed", "error", err, "attempt", attempt, "duration", took.Round(time.Millisecond),
-			"retry_in", retryIn.Round(time.Millisecond))
+		r.log.Warn("host connect failed", "error", err, "attempt", attempt, "duration", dur(took),
+			"retry_in", dur(retryIn))
 	}
 	r.persist(context.Background(), st)
 }
@@ -233,7 +233,7 @@ func (r *runner) storeFailed(err error, retryIn time.Duration) {
 	now := time.Now()
 	r.e.updateStatus(r.host.ID, func(st *HostStatus) { st.LastError, st.LastErrorAt = err.Error(), &now })
 	r.e.metrics.lastErrorTS.WithLabelValues(r.host.ID).Set(float64(now.UnixNano()) / 1e9)
-	r.log.Error("store write failed; resyncing after a pause", "error", err, "retry_in", retryIn.Round(time.Millisecond))
+	r.log.Error("store write failed; resyncing after a pause", "error", err, "retry_in", dur(retryIn))
 }
 
 // shutdown marks the host disconnected in the store so readers do not see
@@ -293,4 +293,13 @@ func sleep(ctx context.Context, d time.Duration) bool {
 	case <-t.C:
 		return true
 	}
+}
+
+// dur renders a duration for logs as text ("1.25s"), the same in text and
+// JSON logs (hclog would write JSON durations as integer nanoseconds).
+func dur(d time.Duration) string {
+	if d < 10*time.Millisecond {
+		return d.Round(10 * time.Microsecond).String()
+	}
+	return d.Round(time.Millisecond).String()
 }
