@@ -25,11 +25,16 @@ echo "RATIO vminfo fresh/shared = $(ratio "$fresh" "$shared") (shared ${shared} 
 
 if [ -d internal/syncer ]; then
   echo "== sync engine: full sync vs the libvirt floor, event latency, peak RSS"
-  bench ./internal/syncer/ 'Benchmark'
+  bench ./internal/syncer/ 'Benchmark(FullSync|EventToRow)$'
+  for n in 1000 5000; do
+    echo "RATIO full sync $n domains / libvirt floor (list + XML, same connection and readers) = $(metric "BenchmarkFullSync/$n/bulk/first" ratio) (resync $(metric "BenchmarkFullSync/$n/bulk/resync" ratio))"
+  done
+  echo "EVENT to row latency over 1,000 events: p50 $(metric BenchmarkEventToRow p50-ms) ms, p99 $(metric BenchmarkEventToRow p99-ms) ms"
+  echo "PEAK RSS during a 5,000-domain full sync: $(metric BenchmarkFullSync/5000/bulk/first peak-rss-MiB) MiB"
 fi
 
 if [ -f scripts/bench-plan.sh ]; then
   bash scripts/bench-plan.sh
 fi
 echo "== summary"
-grep -E '^(Benchmark|RATIO)' "$out/go.txt" || true
+grep -E '^Benchmark' "$out/go.txt" || true
