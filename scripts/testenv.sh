@@ -11,7 +11,7 @@ fail() { echo "scripts/testenv.sh: $*" >&2; exit 1; }
 packages=(libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients qemu-system-x86 qemu-utils e2fsprogs openssh-server openssh-client sqlite3)
 missing=()
 for p in "${packages[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+  [[ "$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null)" == *'install ok installed'* ]] || missing+=("$p")
 done
 if [ ${#missing[@]} -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
@@ -48,7 +48,8 @@ if ! virsh -q -c qemu:///system pool-info default >/dev/null 2>&1; then
   virsh -q -c qemu:///system pool-define-as default dir --target /var/lib/libvirt/images >/dev/null
 fi
 virsh -q -c qemu:///system pool-start default >/dev/null 2>&1 || true
-virsh -q -c qemu:///system pool-info default | grep -q 'running' || fail "storage pool 'default' on qemu:///system is not running"
+pool_state=$(virsh -q -c qemu:///system pool-info default 2>&1 || true)
+[[ "$pool_state" == *running* ]] || fail "storage pool 'default' on qemu:///system is not running: $pool_state"
 
 # sshd on 127.0.0.1:2222 for the ssh transport tests (keys are generated per test run).
 mkdir -p /run/sshd
