@@ -46,7 +46,7 @@ func (r *vmResource) Configure(_ context.Context, req resource.ConfigureRequest,
 
 func (r *vmResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
 	var plan vmModel
-	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+	resp.Diagnostics.Append(getVM(ctx, req.Plan, &plan)...)
 	if resp.Diagnostics.HasError() || !r.configured(&resp.Diagnostics) {
 		return
 	}
@@ -106,12 +106,12 @@ func (r *vmResource) Create(ctx context.Context, req resource.CreateRequest, res
 	plan.ConfigJSON = types.StringValue(row.ConfigJSON)
 	plan.Drift = driftValue(nil)
 	tflog.Info(ctx, "created vm", map[string]any{"state": plan.State.ValueString(), "row": row.ID})
-	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
+	resp.Diagnostics.Append(setVM(ctx, &resp.State, plan)...)
 }
 
 func (r *vmResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
 	var state vmModel
-	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
+	resp.Diagnostics.Append(getVM(ctx, req.State, &state)...)
 	if resp.Diagnostics.HasError() || !r.configured(&resp.Diagnostics) {
 		return
 	}
@@ -124,13 +124,13 @@ func (r *vmResource) Read(ctx context.Context, req resource.ReadRequest, resp *r
 		resp.State.RemoveResource(ctx)
 		return
 	}
-	resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)
+	resp.Diagnostics.Append(setVM(ctx, &resp.State, state)...)
 }
 
 func (r *vmResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
 	var plan, prior vmModel
-	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
-	resp.Diagnostics.Append(req.State.Get(ctx, &prior)...)
+	resp.Diagnostics.Append(getVM(ctx, req.Plan, &plan)...)
+	resp.Diagnostics.Append(getVM(ctx, req.State, &prior)...)
 	if resp.Diagnostics.HasError() || !r.configured(&resp.Diagnostics) {
 		return
 	}
@@ -175,12 +175,12 @@ func (r *vmResource) Update(ctx context.Context, req resource.UpdateRequest, res
 	plan.ConfigJSON = types.StringValue(row.ConfigJSON)
 	plan.Drift = driftValue(nil)
 	tflog.Info(ctx, "updated vm", map[string]any{"restarted": restart, "state": plan.State.ValueString()})
-	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
+	resp.Diagnostics.Append(setVM(ctx, &resp.State, plan)...)
 }
 
 func (r *vmResource) Delete(ctx context.Context, req resource.DeleteRequest, resp *resource.DeleteResponse) {
 	var state vmModel
-	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
+	resp.Diagnostics.Append(getVM(ctx, req.State, &state)...)
 	if resp.Diagnostics.HasError() || !r.configured(&resp.Diagnostics) {
 		return
 	}

@@ -32,27 +32,25 @@ type liveVM struct {
 // also asks a running domain for its addresses (failures there are logged,
 // not fatal: an address is an observation, not configuration).
 func readLive(ctx context.Context, conn *hypervisor.Conn, dom hypervisor.Domain, ipSource string) (liveVM, error) {
-	inactive, err := conn.DomainXML(ctx, dom, true)
+	snap, err := conn.Snapshot(ctx, dom)
 	if err != nil {
 		return liveVM{}, err
 	}
-	rt, err := conn.Runtime(ctx, dom)
-	if err != nil {
-		return liveVM{}, err
-	}
-	info, err := vminfo.FromXML(inactive, rt)
+	return liveOf(ctx, conn, snap, ipSource)
+}
+
+// liveOf is readLive on a snapshot already taken.
+func liveOf(ctx context.Context, conn *hypervisor.Conn, snap hypervisor.DomainSnapshot, ipSource string) (liveVM, error) {
+	rt := snap.Runtime
+	info, err := vminfo.FromXML(snap.InactiveXML, rt)
 	if err != nil {
 		return liveVM{}, fmt.Errorf("host %q (%s): %w", conn.HostID(), conn.Redacted(), err)
 	}
 	live := liveVM{info: info}
-	if !vmActive(rt.State) {
+	if !vmActive(rt.State) || snap.LiveXML == "" {
 		return live, nil
 	}
-	activeXML, err := conn.DomainXML(ctx, dom, false)
-	if err != nil {
-		return liveVM{}, err
-	}
-	active, err := vminfo.FromXML(activeXML, rt)
+	active, err := vminfo.FromXML(snap.LiveXML, rt)
 	if err != nil {
 		return liveVM{}, fmt.Errorf("host %q (%s): %w", conn.HostID(), conn.Redacted(), err)
 	}
@@ -61,7 +59,7 @@ func readLive(ctx context.Context, conn *hypervisor.Conn, dom hypervisor.Domain,
 		tflog.Debug(ctx, "restart pending", map[string]any{"fields": driftFields(pending)})
 	}
 	if ipSource != "" {
-		ips, err := conn.InterfaceAddresses(ctx, dom, ipSource)
+		ips, err := conn.InterfaceAddresses(ctx, snap.Domain, ipSource)
 		if err != nil {
 			tflog.Warn(ctx, "could not read ip addresses", map[string]any{"source": ipSource, "error": err.Error()})
 		}
@@ -79,7 +77,10 @@ func (r *vmResource) refresh(ctx context.Context, m *vmModel, diags *diag.Diagno
 	if conn == nil {
 		return false
 	}
-	dom, err := conn.LookupDomain(ctx, name)
+	// One call reads the domain by name (a domain recreated under the same
+	// name is the one the configuration describes), its definitions and
+	// its runtime.
+	snap, err := conn.Snapshot(ctx, hypervisor.Domain{Name: name})
 	switch {
 	case hypervisor.IsNotFound(err):
 		tflog.Warn(ctx, "domain is gone from its host; removing it from state")
@@ -88,6 +89,7 @@ func (r *vmResource) refresh(ctx context.Context, m *vmModel, diags *diag.Diagno
 		diags.AddError("Unable to read the domain", err.Error()+"\nThe state is left as it was.")
 		return false
 	}
+	dom := snap.Domain
 	ctx = tflog.SetField(ctx, "uuid", dom.UUID)
 	if old := m.UUID.ValueString(); old != "" && !strings.EqualFold(old, dom.UUID) {
 		diags.AddWarning("Domain was recreated outside Terraform",
@@ -100,7 +102,7 @@ func (r *vmResource) refresh(ctx context.Context, m *vmModel, diags *diag.Diagno
 	if wait != nil {
 		source = wait.Source.ValueString()
 	}
-	live, err := readLive(ctx, conn, dom, source)
+	live, err := liveOf(ctx, conn, snap, source)
 	if err != nil {
 		diags.AddError("Unable to read the domain", err.Error()+"\nThe state is left as it was.")
 		return false

@@ -1,9 +1,16 @@
 package resources
 
 import (
+	"context"
+	"reflect"
 	"strings"
 	"testing"
 
+	"github.com/hashicorp/terraform-plugin-framework-timeouts/resource/timeouts"
+	"github.com/hashicorp/terraform-plugin-framework/attr"
+	"github.com/hashicorp/terraform-plugin-framework/tfsdk"
+	"github.com/hashicorp/terraform-plugin-framework/types"
+	"github.com/hashicorp/terraform-plugin-go/tftypes"
 	"libvirt.org/go/libvirtxml"
 
 	"github.com/virtumancer/terraform-provider-virtumancer/internal/vminfo"
@@ -161,5 +168,86 @@ func TestStateNames(t *testing.T) {
 	}
 	if vmGraphicsName(vminfo.Graphics{Spice: true}) != "spice" || vmGraphicsName(vminfo.Graphics{}) != "none" {
 		t.Error("vmGraphicsName")
+	}
+}
+
+// TestVMModelConversion checks getVM and setVM against the framework's own
+// struct conversion for a model with every attribute and block set.
+func TestVMModelConversion(t *testing.T) {
+	ctx := context.Background()
+	s := vmSchemaV0(ctx)
+	str := types.StringValue
+	m := vmModel{
+		HostID: str("h"), Name: str("web"), Vcpu: types.Int64Value(2), Memory: types.Int64Value(512),
+		MaxMemory: types.Int64Value(1024), Autostart: types.BoolValue(true), Running: types.BoolValue(false),
+		Graphics: str("none"), DomainType: str("test"), ShutdownTimeout: str("30s"),
+		Disks:      disksValue([]vminfo.Disk{{Device: "disk", Bus: "virtio", Target: "vda", Path: "/img", Format: "raw"}}),
+		Interfaces: nicsValue([]vminfo.Interface{{Type: "network", Source: "default", Model: "virtio", MAC: "52:54:00:00:00:01"}}),
+		WaitForIP:  types.ObjectValueMust(waitAttrTypes, map[string]attr.Value{"source": str("lease"), "timeout": str("1m")}),
+		Timeouts: timeouts.Value{Object: types.ObjectValueMust(map[string]attr.Type{
+			"create": types.StringType, "update": types.StringType, "delete": types.StringType,
+		}, map[string]attr.Value{"create": str("1m"), "update": types.StringNull(), "delete": str("2m")})},
+		ID: str("h/web"), UUID: str("0b5f4e3e-6a55-4a0f-8a8e-7b1c3f0d2e11"), DomainID: types.Int64Value(0),
+		State: str("shut off"), ConfigJSON: str(`{"name":"web"}`),
+		Drift:          driftValue([]vminfo.Drift{{Field: "memory", Recorded: "1", Live: "2"}}),
+		PendingRestart: types.BoolValue(false), IPAddresses: vmStringList([]string{"192.0.2.1"}),
+	}
+	null := tftypes.NewValue(s.Type().TerraformType(ctx), nil)
+	framework := tfsdk.State{Schema: s, Raw: null}
+	if d := framework.Set(ctx, &m); d.HasError() {
+		t.Fatal(d)
+	}
+	ours := tfsdk.State{Schema: s, Raw: null}
+	if d := setVM(ctx, &ours, m); d.HasError() {
+		t.Fatal(d)
+	}
+	if !ours.Raw.Equal(framework.Raw) {
+		diffs, _ := framework.Raw.Diff(ours.Raw)
+		t.Fatalf("setVM differs from State.Set: %v", diffs)
+	}
+	var got, want vmModel
+	if d := getVM(ctx, framework, &got); d.HasError() {
+		t.Fatal(d)
+	}
+	if d := framework.Get(ctx, &want); d.HasError() {
+		t.Fatal(d)
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("getVM = %+v\nState.Get = %+v", got, want)
+	}
+}
+
+// TestVMBlockConversion checks disksOf/diskList and nicsOf/nicList against
+// the framework's ElementsAs and ListValueFrom.
+func TestVMBlockConversion(t *testing.T) {
+	ctx := context.Background()
+	str := types.StringValue
+	disks := []vmDiskModel{
+		{Pool: types.StringNull(), Volume: types.StringNull(), Path: str("/a"), Device: str("disk"), Bus: str("virtio"),
+			ReadOnly: types.BoolValue(false), Target: str("vda"), Format: types.StringUnknown()},
+		{Pool: str("p"), Volume: str("v"), Path: types.StringNull(), Device: str("cdrom"), Bus: types.StringNull(),
+			ReadOnly: types.BoolUnknown(), Target: types.StringNull(), Format: str("raw")},
+	}
+	want, d := types.ListValueFrom(ctx, diskObjType, disks)
+	got, d2 := diskList(disks)
+	if d.HasError() || d2.HasError() || !got.Equal(want) {
+		t.Fatalf("diskList = %v (%v), ListValueFrom = %v (%v)", got, d2, want, d)
+	}
+	back, d := disksOf(ctx, got)
+	if d.HasError() || !reflect.DeepEqual(back, disks) {
+		t.Fatalf("disksOf = %+v (%v), want %+v", back, d, disks)
+	}
+	nics := []vmNICModel{{Network: str("default"), Bridge: types.StringNull(), Model: str("virtio"), MAC: types.StringUnknown()}}
+	wantN, d := types.ListValueFrom(ctx, nicObjType, nics)
+	gotN, d2 := nicList(nics)
+	if d.HasError() || d2.HasError() || !gotN.Equal(wantN) {
+		t.Fatalf("nicList = %v (%v), ListValueFrom = %v (%v)", gotN, d2, wantN, d)
+	}
+	backN, d := nicsOf(ctx, gotN)
+	if d.HasError() || !reflect.DeepEqual(backN, nics) {
+		t.Fatalf("nicsOf = %+v (%v), want %+v", backN, d, nics)
+	}
+	if l, d := disksOf(ctx, types.ListUnknown(diskObjType)); l != nil || d.HasError() {
+		t.Fatalf("disksOf(unknown) = %v, %v", l, d)
 	}
 }

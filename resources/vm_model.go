@@ -2,7 +2,9 @@ package resources
 
 import (
 	"context"
+	"fmt"
 	"strings"
+	"sync"
 
 	"github.com/hashicorp/terraform-plugin-framework-timeouts/resource/timeouts"
 	"github.com/hashicorp/terraform-plugin-framework/attr"
@@ -10,6 +12,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/types"
 	"github.com/hashicorp/terraform-plugin-framework/types/basetypes"
 
+	"github.com/virtumancer/terraform-provider-virtumancer/internal/providerdata"
 	"github.com/virtumancer/terraform-provider-virtumancer/internal/vminfo"
 )
 
@@ -81,6 +84,101 @@ var (
 	driftObjType  = types.ObjectType{AttrTypes: driftAttrTypes}
 )
 
+// vmAttrTypes are the attribute types of the virtumancer_vm schema.
+var vmAttrTypes = sync.OnceValue(func() map[string]attr.Type {
+	return vmSchemaV0(context.Background()).Type().(types.ObjectType).AttrTypes
+})
+
+// vmData is what getVM and setVM work on: tfsdk.State, Plan or Config.
+type vmData interface {
+	Get(ctx context.Context, target any) diag.Diagnostics
+}
+
+// getVM reads the whole resource data into m, as Get(ctx, m) would, but
+// field by field instead of through the framework's struct reflection
+// (which compiles a regexp per struct field on every call: most of the
+// provider's own CPU time in a refresh of many VMs).
+func getVM(ctx context.Context, src vmData, m *vmModel) diag.Diagnostics {
+	var obj types.Object
+	diags := src.Get(ctx, &obj)
+	if diags.HasError() {
+		return diags
+	}
+	a := obj.Attributes()
+	var bad []string
+	vmAttr(a, "host_id", &m.HostID, &bad)
+	vmAttr(a, "name", &m.Name, &bad)
+	vmAttr(a, "vcpu", &m.Vcpu, &bad)
+	vmAttr(a, "memory", &m.Memory, &bad)
+	vmAttr(a, "max_memory", &m.MaxMemory, &bad)
+	vmAttr(a, "autostart", &m.Autostart, &bad)
+	vmAttr(a, "running", &m.Running, &bad)
+	vmAttr(a, "graphics", &m.Graphics, &bad)
+	vmAttr(a, "domain_type", &m.DomainType, &bad)
+	vmAttr(a, "shutdown_timeout", &m.ShutdownTimeout, &bad)
+	vmAttr(a, "disk", &m.Disks, &bad)
+	vmAttr(a, "network_interface", &m.Interfaces, &bad)
+	vmAttr(a, "wait_for_ip", &m.WaitForIP, &bad)
+	vmAttr(a, "timeouts", &m.Timeouts, &bad)
+	vmAttr(a, "id", &m.ID, &bad)
+	vmAttr(a, "uuid", &m.UUID, &bad)
+	vmAttr(a, "domain_id", &m.DomainID, &bad)
+	vmAttr(a, "state", &m.State, &bad)
+	vmAttr(a, "config_json", &m.ConfigJSON, &bad)
+	vmAttr(a, "drift", &m.Drift, &bad)
+	vmAttr(a, "pending_restart", &m.PendingRestart, &bad)
+	vmAttr(a, "ip_addresses", &m.IPAddresses, &bad)
+	if len(bad) > 0 || len(a) != len(vmAttrTypes()) {
+		diags.Append(providerdata.Bug(fmt.Sprintf("virtumancer_vm data does not match vmModel (attributes %v of %d)", bad, len(a))))
+	}
+	return diags
+}
+
+func vmAttr[T attr.Value](a map[string]attr.Value, name string, dst *T, bad *[]string) {
+	v, ok := a[name].(T)
+	if !ok {
+		*bad = append(*bad, name)
+		return
+	}
+	*dst = v
+}
+
+// setVM writes m as the whole resource data, as Set(ctx, &m) would,
+// without the framework's struct reflection (see getVM).
+func setVM(ctx context.Context, dst interface {
+	Set(ctx context.Context, val any) diag.Diagnostics
+}, m vmModel) diag.Diagnostics {
+	obj, diags := types.ObjectValue(vmAttrTypes(), map[string]attr.Value{
+		"host_id":           m.HostID,
+		"name":              m.Name,
+		"vcpu":              m.Vcpu,
+		"memory":            m.Memory,
+		"max_memory":        m.MaxMemory,
+		"autostart":         m.Autostart,
+		"running":           m.Running,
+		"graphics":          m.Graphics,
+		"domain_type":       m.DomainType,
+		"shutdown_timeout":  m.ShutdownTimeout,
+		"disk":              m.Disks,
+		"network_interface": m.Interfaces,
+		"wait_for_ip":       m.WaitForIP,
+		"timeouts":          m.Timeouts,
+		"id":                m.ID,
+		"uuid":              m.UUID,
+		"domain_id":         m.DomainID,
+		"state":             m.State,
+		"config_json":       m.ConfigJSON,
+		"drift":             m.Drift,
+		"pending_restart":   m.PendingRestart,
+		"ip_addresses":      m.IPAddresses,
+	})
+	if diags.HasError() {
+		diags.Append(providerdata.Bug("virtumancer_vm: vmModel does not match the schema"))
+		return diags
+	}
+	return dst.Set(ctx, obj)
+}
+
 // vmStateNames are libvirt's domain states as virsh prints them, indexed by
 // the state number (vminfo.State*).
 var vmStateNames = [...]string{"no state", "running", "idle", "paused", "in shutdown", "shut off", "crashed", "pmsuspended"}
@@ -106,21 +204,112 @@ func vmActive(s int) bool {
 const vmMiB = 1024 // KiB per MiB
 
 func (m vmModel) disks(ctx context.Context) ([]vmDiskModel, diag.Diagnostics) {
-	var out []vmDiskModel
-	if m.Disks.IsNull() || m.Disks.IsUnknown() {
-		return nil, nil
-	}
-	diags := m.Disks.ElementsAs(ctx, &out, false)
-	return out, diags
+	return disksOf(ctx, m.Disks)
 }
 
 func (m vmModel) nics(ctx context.Context) ([]vmNICModel, diag.Diagnostics) {
-	var out []vmNICModel
-	if m.Interfaces.IsNull() || m.Interfaces.IsUnknown() {
+	return nicsOf(ctx, m.Interfaces)
+}
+
+// disksOf lists the disk blocks of l (nil when l is null, unknown or
+// empty). Like getVM it converts field by field; anything it does not
+// expect goes through the framework's ElementsAs for its diagnostics.
+func disksOf(ctx context.Context, l types.List) ([]vmDiskModel, diag.Diagnostics) {
+	if l.IsNull() || l.IsUnknown() || len(l.Elements()) == 0 {
 		return nil, nil
 	}
-	diags := m.Interfaces.ElementsAs(ctx, &out, false)
-	return out, diags
+	out := make([]vmDiskModel, len(l.Elements()))
+	for i, e := range l.Elements() {
+		a, ok := vmBlockAttrs(e, len(diskAttrTypes))
+		var bad []string
+		if ok {
+			d := &out[i]
+			vmAttr(a, "pool", &d.Pool, &bad)
+			vmAttr(a, "volume", &d.Volume, &bad)
+			vmAttr(a, "path", &d.Path, &bad)
+			vmAttr(a, "device", &d.Device, &bad)
+			vmAttr(a, "bus", &d.Bus, &bad)
+			vmAttr(a, "read_only", &d.ReadOnly, &bad)
+			vmAttr(a, "target", &d.Target, &bad)
+			vmAttr(a, "format", &d.Format, &bad)
+		}
+		if !ok || len(bad) > 0 {
+			out = nil
+			diags := l.ElementsAs(ctx, &out, false)
+			return out, diags
+		}
+	}
+	return out, nil
+}
+
+// nicsOf lists the network_interface blocks of l (nil when l is null,
+// unknown or empty), as disksOf does.
+func nicsOf(ctx context.Context, l types.List) ([]vmNICModel, diag.Diagnostics) {
+	if l.IsNull() || l.IsUnknown() || len(l.Elements()) == 0 {
+		return nil, nil
+	}
+	out := make([]vmNICModel, len(l.Elements()))
+	for i, e := range l.Elements() {
+		a, ok := vmBlockAttrs(e, len(nicAttrTypes))
+		var bad []string
+		if ok {
+			n := &out[i]
+			vmAttr(a, "network", &n.Network, &bad)
+			vmAttr(a, "bridge", &n.Bridge, &bad)
+			vmAttr(a, "model", &n.Model, &bad)
+			vmAttr(a, "mac", &n.MAC, &bad)
+		}
+		if !ok || len(bad) > 0 {
+			out = nil
+			diags := l.ElementsAs(ctx, &out, false)
+			return out, diags
+		}
+	}
+	return out, nil
+}
+
+// vmBlockAttrs is the attributes of a known block object with n of them.
+func vmBlockAttrs(e attr.Value, n int) (map[string]attr.Value, bool) {
+	o, ok := e.(types.Object)
+	if !ok || o.IsNull() || o.IsUnknown() || len(o.Attributes()) != n {
+		return nil, false
+	}
+	return o.Attributes(), true
+}
+
+// diskList is the disk block list of disks.
+func diskList(disks []vmDiskModel) (types.List, diag.Diagnostics) {
+	var diags diag.Diagnostics
+	elems := make([]attr.Value, len(disks))
+	for i, d := range disks {
+		o, ds := types.ObjectValue(diskAttrTypes, map[string]attr.Value{
+			"pool": d.Pool, "volume": d.Volume, "path": d.Path, "device": d.Device,
+			"bus": d.Bus, "read_only": d.ReadOnly, "target": d.Target, "format": d.Format,
+		})
+		diags.Append(ds...)
+		elems[i] = o
+	}
+	if diags.HasError() {
+		return types.ListNull(diskObjType), diags
+	}
+	return types.ListValue(diskObjType, elems)
+}
+
+// nicList is the network_interface block list of nics.
+func nicList(nics []vmNICModel) (types.List, diag.Diagnostics) {
+	var diags diag.Diagnostics
+	elems := make([]attr.Value, len(nics))
+	for i, n := range nics {
+		o, ds := types.ObjectValue(nicAttrTypes, map[string]attr.Value{
+			"network": n.Network, "bridge": n.Bridge, "model": n.Model, "mac": n.MAC,
+		})
+		diags.Append(ds...)
+		elems[i] = o
+	}
+	if diags.HasError() {
+		return types.ListNull(nicObjType), diags
+	}
+	return types.ListValue(nicObjType, elems)
 }
 
 // wait returns the wait_for_ip block, or nil when it is absent.

@@ -9,18 +9,24 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/resource"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/planmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/types"
+	"github.com/hashicorp/terraform-plugin-go/tftypes"
 
 	"github.com/virtumancer/terraform-provider-virtumancer/internal/vminfo"
 )
 
 // ValidateConfig catches combinations libvirt would only refuse at apply time.
 func (r *vmResource) ValidateConfig(ctx context.Context, req resource.ValidateConfigRequest, resp *resource.ValidateConfigResponse) {
-	var cfg vmModel
-	resp.Diagnostics.Append(req.Config.Get(ctx, &cfg)...)
+	// Only the disk blocks are checked here: read just them, not the whole
+	// configuration (this runs for every VM on every plan).
+	if rawLen(req.Config.Raw, "disk") <= 0 {
+		return
+	}
+	var cfgDisks types.List
+	resp.Diagnostics.Append(req.Config.GetAttribute(ctx, path.Root("disk"), &cfgDisks)...)
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	disks, diags := cfg.disks(ctx)
+	disks, diags := disksOf(ctx, cfgDisks)
 	resp.Diagnostics.Append(diags...)
 	seen := map[string]int{}
 	for i, d := range disks {
@@ -48,59 +54,92 @@ func (r *vmResource) ValidateConfig(ctx context.Context, req resource.ValidateCo
 // target, read_only and interface MACs it will keep) so that a plan with no
 // real change stays empty, and turns leftover drift into an update that
 // re-records the configuration.
+//
+// It runs for every VM on every plan, so it reads only the attributes it
+// works on and writes back only those it changes: converting the whole
+// plan, configuration and state to vmModel and back cost more than
+// everything else the provider does in a plan.
 func (r *vmResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
 	if req.Plan.Raw.IsNull() {
 		return // destroy
 	}
-	var plan, cfg vmModel
-	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
-	resp.Diagnostics.Append(req.Config.Get(ctx, &cfg)...)
-	var prior *vmModel
-	if !req.State.Raw.IsNull() {
-		prior = &vmModel{}
-		resp.Diagnostics.Append(req.State.Get(ctx, prior)...)
+	diags := &resp.Diagnostics
+	for _, b := range []struct {
+		name string
+		plan func(ctx context.Context, plan, cfg, prior types.List) (types.List, diag.Diagnostics)
+	}{{"disk", planDisks}, {"network_interface", planNICs}} {
+		if rawLen(req.Plan.Raw, b.name) <= 0 {
+			continue // unknown or no blocks: nothing to fill in
+		}
+		at := path.Root(b.name)
+		var planned, configured, prior types.List
+		diags.Append(req.Plan.GetAttribute(ctx, at, &planned)...)
+		diags.Append(req.Config.GetAttribute(ctx, at, &configured)...)
+		if !req.State.Raw.IsNull() {
+			diags.Append(req.State.GetAttribute(ctx, at, &prior)...)
+		}
+		if diags.HasError() {
+			return
+		}
+		out, d := b.plan(ctx, planned, configured, prior)
+		diags.Append(d...)
+		if !d.HasError() && !out.Equal(planned) {
+			diags.Append(resp.Plan.SetAttribute(ctx, at, out)...)
+		}
 	}
-	if resp.Diagnostics.HasError() {
-		return
-	}
-	if !plan.Disks.IsUnknown() {
-		disks, diags := planDisks(ctx, plan, cfg, prior)
-		resp.Diagnostics.Append(diags...)
-		plan.Disks = disks
-	}
-	if !plan.Interfaces.IsUnknown() {
-		nics, diags := planNICs(ctx, plan, cfg, prior)
-		resp.Diagnostics.Append(diags...)
-		plan.Interfaces = nics
-	}
-	if prior != nil && (len(prior.Drift.Elements()) > 0 || prior.ConfigJSON.IsNull()) {
+	if !req.State.Raw.IsNull() && (rawLen(req.State.Raw, "drift") > 0 || rawNull(req.State.Raw, "config_json")) {
 		// Drift in a field the configuration does not pin (a disk format,
 		// arch...) or a missing row: the apply redefines what the
 		// configuration says and records the result, which ends the drift.
-		plan.Drift = types.ListUnknown(driftObjType)
-		plan.ConfigJSON = types.StringUnknown()
+		diags.Append(resp.Plan.SetAttribute(ctx, path.Root("drift"), types.ListUnknown(driftObjType))...)
+		diags.Append(resp.Plan.SetAttribute(ctx, path.Root("config_json"), types.StringUnknown())...)
 	}
-	if resp.Diagnostics.HasError() {
-		return
+}
+
+// rawAttr is the top-level attribute name of resource data v (plan, state
+// or configuration), read from the protocol value without the framework's
+// schema walk; ok is false when v is null or unknown.
+func rawAttr(v tftypes.Value, name string) (tftypes.Value, bool) {
+	x, err := v.ApplyTerraform5AttributePathStep(tftypes.AttributeName(name))
+	if err != nil {
+		return tftypes.Value{}, false
 	}
-	resp.Diagnostics.Append(resp.Plan.Set(ctx, &plan)...)
+	a, ok := x.(tftypes.Value)
+	return a, ok
+}
+
+// rawLen is the number of elements of the list attribute name of v; -1
+// when it (or v) is null or unknown.
+func rawLen(v tftypes.Value, name string) int {
+	a, ok := rawAttr(v, name)
+	if !ok || a.IsNull() || !a.IsKnown() {
+		return -1
+	}
+	var elems []tftypes.Value
+	if a.As(&elems) != nil {
+		return -1
+	}
+	return len(elems)
+}
+
+// rawNull tells whether the attribute name of v is null.
+func rawNull(v tftypes.Value, name string) bool {
+	a, ok := rawAttr(v, name)
+	return ok && a.IsNull()
 }
 
 // planDisks resolves each disk's computed attributes: the configured value,
 // else the prior value when the disk at that position still has the same
 // source, else the provider's default (bus, read_only, target) or unknown
 // (format, taken from the volume or left to libvirt at apply).
-func planDisks(ctx context.Context, plan, cfg vmModel, prior *vmModel) (types.List, diag.Diagnostics) {
-	planned, diags := plan.disks(ctx)
-	configured, d := cfg.disks(ctx)
+func planDisks(ctx context.Context, planList, cfgList, priorList types.List) (types.List, diag.Diagnostics) {
+	planned, diags := disksOf(ctx, planList)
+	configured, d := disksOf(ctx, cfgList)
 	diags.Append(d...)
-	var old []vmDiskModel
-	if prior != nil {
-		old, d = prior.disks(ctx)
-		diags.Append(d...)
-	}
+	old, d := disksOf(ctx, priorList)
+	diags.Append(d...)
 	if diags.HasError() || len(configured) != len(planned) {
-		return plan.Disks, diags
+		return planList, diags
 	}
 	reserved := map[string]bool{}
 	for _, c := range configured {
@@ -152,7 +191,7 @@ func planDisks(ctx context.Context, plan, cfg vmModel, prior *vmModel) (types.Li
 			planned[i].Target = types.StringValue(assigned[i].Target)
 		}
 	}
-	out, d := types.ListValueFrom(ctx, diskObjType, planned)
+	out, d := diskList(planned)
 	diags.Append(d...)
 	return out, diags
 }
@@ -188,17 +227,14 @@ func vmDefaultBus(device string) string {
 
 // planNICs keeps the MAC libvirt assigned to an interface whose network or
 // bridge did not change; a new interface gets its MAC at apply.
-func planNICs(ctx context.Context, plan, cfg vmModel, prior *vmModel) (types.List, diag.Diagnostics) {
-	planned, diags := plan.nics(ctx)
-	configured, d := cfg.nics(ctx)
+func planNICs(ctx context.Context, planList, cfgList, priorList types.List) (types.List, diag.Diagnostics) {
+	planned, diags := nicsOf(ctx, planList)
+	configured, d := nicsOf(ctx, cfgList)
 	diags.Append(d...)
-	var old []vmNICModel
-	if prior != nil {
-		old, d = prior.nics(ctx)
-		diags.Append(d...)
-	}
+	old, d := nicsOf(ctx, priorList)
+	diags.Append(d...)
 	if diags.HasError() || len(configured) != len(planned) {
-		return plan.Interfaces, diags
+		return planList, diags
 	}
 	for i := range planned {
 		if !configured[i].MAC.IsNull() {
@@ -209,7 +245,7 @@ func planNICs(ctx context.Context, plan, cfg vmModel, prior *vmModel) (types.Lis
 			planned[i].MAC = old[i].MAC
 		}
 	}
-	out, d := types.ListValueFrom(ctx, nicObjType, planned)
+	out, d := nicList(planned)
 	diags.Append(d...)
 	return out, diags
 }

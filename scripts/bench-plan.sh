@@ -9,13 +9,17 @@ sizes=${BENCH_PLAN_SIZES:-100 500}
 work=$(mktemp -d)
 holder_pid=
 cleanup() {
-  [ -n "$holder_pid" ] && kill "$holder_pid" 2>/dev/null || true
+  if [ -n "$holder_pid" ]; then
+    kill "$holder_pid" 2>/dev/null || true
+    wait "$holder_pid" 2>/dev/null || true
+  fi
   rm -rf "$work"
 }
 trap cleanup EXIT
 make -s -C "$root" build >/dev/null
-# test:///default resets when its last connection closes: hold one open.
-tail -f /dev/null | virsh -c test+unix:///default >/dev/null 2>&1 &
+# test:///default resets when its last connection closes: hold one open with
+# a single process (an event loop), so that killing it leaves nothing behind.
+virsh -c test+unix:///default event --all --loop >/dev/null 2>&1 &
 holder_pid=$!
 cat >"$work/rc" <<RC
 provider_installation {
