@@ -14,7 +14,9 @@ import (
 	"zombiezen.com/go/sqlite/sqlitex"
 )
 
-const fixturePath = "/work/shared/fixtures/virtumancer-gorm.db"
+// fixturePath is Virtumancer's own store, the copy storetest keeps (a test
+// of package store cannot import storetest, which imports store).
+const fixturePath = "../storetest/testdata/virtumancer-gorm.db"
 
 // copyFixture copies the read-only Virtumancer fixture into a temp dir.
 func copyFixture(t testing.TB) string {

@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -155,28 +156,25 @@ func MakeReadOnly(t testing.TB, dbPath string) {
 	})
 }
 
-// FixtureEnv overrides where Fixture looks for Virtumancer's own store.
+// FixtureEnv overrides where Fixture finds Virtumancer's own store.
 const FixtureEnv = "VIRTUMANCER_FIXTURE"
 
-// Fixture returns the path of the store written by Virtumancer itself
-// (shared/fixtures/virtumancer-gorm.db beside the checkout, or $VIRTUMANCER_FIXTURE).
-// Never write it: copy it with CopyFixture.
+// Fixture returns the path of the store written by Virtumancer itself: a
+// byte-for-byte copy of ../shared/fixtures/virtumancer-gorm.db kept in this
+// package's testdata, so a fresh clone tests against it with nothing beside
+// it ($VIRTUMANCER_FIXTURE overrides). Never write it: copy it with CopyFixture.
 func Fixture(t testing.TB) string {
 	t.Helper()
 	if p := os.Getenv(FixtureEnv); p != "" {
 		return p
 	}
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
+	_, file, _, ok := runtime.Caller(0)
+	if !ok {
+		t.Fatal("storetest: cannot locate its own source file to find testdata/")
 	}
-	for d := dir; ; d = filepath.Dir(d) {
-		p := filepath.Join(d, "shared", "fixtures", "virtumancer-gorm.db")
-		if _, err := os.Stat(p); err == nil {
-			return p
-		}
-		if filepath.Dir(d) == d {
-			t.Fatalf("no shared/fixtures/virtumancer-gorm.db in any directory above %s; set %s to its path", dir, FixtureEnv)
-		}
+	p := filepath.Join(filepath.Dir(file), "testdata", "virtumancer-gorm.db")
+	if _, err := os.Stat(p); err != nil {
+		t.Fatalf("the Virtumancer fixture store is missing: %v; set %s to its path", err, FixtureEnv)
 	}
+	return p
 }

@@ -10,7 +10,8 @@ import (
 	"zombiezen.com/go/sqlite/sqlitex"
 )
 
-const fixture = "../../../shared/fixtures/virtumancer-gorm.db"
+// fixture is Virtumancer's own store, the copy storetest keeps.
+const fixture = "../storetest/testdata/virtumancer-gorm.db"
 
 // copyFixture copies Virtumancer's own store into the test's temp dir.
 func copyFixture(t testing.TB) string {

@@ -8,7 +8,7 @@ import (
 )
 
 // readFixture returns a config_json row copied verbatim from
-// /work/shared/fixtures/virtumancer-gorm.db (written by Virtumancer itself).
+// internal/storetest/testdata/virtumancer-gorm.db (written by Virtumancer itself).
 func readFixture(t testing.TB, name string) []byte {
 	t.Helper()
 	data, err := os.ReadFile("testdata/fixture/" + name + ".json")
