@@ -25,19 +25,8 @@ import (
 // not, on a host that answered.
 const stateMissing = "missing"
 
-// vmStateNames are libvirt's domain states as virsh prints them, indexed by
-// state number (vminfo.State*); virtumancer_vm's `state` uses the same names.
-var vmStateNames = []string{"no state", "running", "idle", "paused", "in shutdown", "shut off", "crashed", "pmsuspended"}
-
 // stateFilterValues are what the `state` filter of virtumancer_vms accepts.
-var stateFilterValues = append(append([]string{}, vmStateNames...), stateMissing)
-
-func stateName(s int) string {
-	if s >= 0 && s < len(vmStateNames) {
-		return vmStateNames[s]
-	}
-	return fmt.Sprintf("unknown (%d)", s)
-}
+var stateFilterValues = append(append([]string{}, vminfo.StateNames...), stateMissing)
 
 // graphicsName renders VMInfo.Graphics as virtumancer_vm's `graphics`.
 func graphicsName(g vminfo.Graphics) string {

@@ -48,7 +48,7 @@ func (d *vmDataSource) Schema(_ context.Context, _ datasource.SchemaRequest, res
 
 		// Computed: live
 		"reachable": schema.BoolAttribute{Computed: true, Description: "Whether the host answered. When it did not, `state` is the recorded one and `domain_id` and `drift` are null."},
-		"state": schema.StringAttribute{Computed: true, Description: "Power state as virsh names it (" + quoted(vmStateNames) +
+		"state": schema.StringAttribute{Computed: true, Description: "Power state as virsh names it (" + quoted(vminfo.StateNames) +
 			"), read live; `" + stateMissing + "` when the host answered but has no such domain; the state recorded in config_json when the host did not answer."},
 		"domain_id": schema.Int64Attribute{Computed: true, Description: "Libvirt id of the running domain; 0 when it is not running. Null when the domain could not be read."},
 		"drift": schema.ListNestedAttribute{
@@ -164,7 +164,7 @@ func (d *vmDataSource) Read(ctx context.Context, req datasource.ReadRequest, res
 	case hl.Err != nil:
 		unreachableWarning(&resp.Diagnostics, hostID, hl.Err, "state is the recorded one; domain_id and drift are null.")
 		m.Reachable = types.BoolValue(false)
-		m.State = types.StringValue(stateName(row.Config.State))
+		m.State = types.StringValue(vminfo.StateName(row.Config.State))
 		m.DomainID, m.Drift = types.Int64Null(), nil
 	case lv.Err != nil:
 		resp.Diagnostics.AddError("Unable to read the domain", fmt.Sprintf("Host %q answered but reading domain %q failed: %s", hostID, name, lv.Err))
@@ -175,7 +175,7 @@ func (d *vmDataSource) Read(ctx context.Context, req datasource.ReadRequest, res
 		m.DomainID, m.Drift = types.Int64Null(), nil
 	default:
 		m.Reachable = types.BoolValue(true)
-		m.State = types.StringValue(stateName(lv.State))
+		m.State = types.StringValue(vminfo.StateName(lv.State))
 		m.DomainID = types.Int64Value(int64(lv.Domain.ID))
 		m.Drift = driftModels(vminfo.Compare(row.Config, lv.Info))
 		if m.UUID.IsNull() {

@@ -15,6 +15,7 @@ import (
 	"github.com/virtumancer/terraform-provider-virtumancer/internal/providerdata"
 	"github.com/virtumancer/terraform-provider-virtumancer/internal/store"
 	"github.com/virtumancer/terraform-provider-virtumancer/internal/validate"
+	"github.com/virtumancer/terraform-provider-virtumancer/internal/vminfo"
 )
 
 var _ datasource.DataSourceWithConfigure = (*vmsDataSource)(nil)
@@ -148,12 +149,12 @@ func vmsItem(r store.VM, hl *hostLive) vmsItemModel {
 		item.Live = types.BoolValue(false)
 		item.State = types.StringNull()
 		if r.ConfigErr == nil {
-			item.State = types.StringValue(stateName(r.Config.State))
+			item.State = types.StringValue(vminfo.StateName(r.Config.State))
 		}
 	case !lv.Exists:
 		item.Live, item.State = types.BoolValue(true), types.StringValue(stateMissing)
 	default:
-		item.Live, item.State = types.BoolValue(true), types.StringValue(stateName(lv.State))
+		item.Live, item.State = types.BoolValue(true), types.StringValue(vminfo.StateName(lv.State))
 		if item.UUID.IsNull() {
 			item.UUID = types.StringValue(lv.Domain.UUID)
 		}

@@ -160,7 +160,7 @@ func TestMergeDefinitionGraphics(t *testing.T) {
 }
 
 func TestStateNames(t *testing.T) {
-	if vmStateName(vminfo.StateShutoff) != "shut off" || vmStateName(vminfo.StateRunning) != "running" || vmStateName(42) != "unknown" {
+	if vminfo.StateName(vminfo.StateShutoff) != "shut off" || vminfo.StateName(vminfo.StateRunning) != "running" || vminfo.StateName(42) != "unknown" {
 		t.Error("state names")
 	}
 	if !vmActive(vminfo.StatePaused) || vmActive(vminfo.StateShutoff) || vmActive(vminfo.StateCrashed) {

@@ -179,17 +179,6 @@ func setVM(ctx context.Context, dst interface {
 	return dst.Set(ctx, obj)
 }
 
-// vmStateNames are libvirt's domain states as virsh prints them, indexed by
-// the state number (vminfo.State*).
-var vmStateNames = [...]string{"no state", "running", "idle", "paused", "in shutdown", "shut off", "crashed", "pmsuspended"}
-
-func vmStateName(s int) string {
-	if s >= 0 && s < len(vmStateNames) {
-		return vmStateNames[s]
-	}
-	return "unknown"
-}
-
 // vmActive tells whether a domain in state s is running in libvirt's sense
 // (it has an id): running, idle, paused, shutting down or suspended. This is
 // what `running` reflects; `state` tells them apart.
@@ -374,7 +363,7 @@ func (m *vmModel) setLive(live liveVM) {
 	m.Name = types.StringValue(v.Name)
 	m.UUID = types.StringValue(v.UUID)
 	m.DomainID = types.Int64Value(int64(v.ID))
-	m.State = types.StringValue(vmStateName(v.State))
+	m.State = types.StringValue(vminfo.StateName(v.State))
 	m.Running = types.BoolValue(vmActive(v.State))
 	m.Vcpu = types.Int64Value(int64(v.Vcpu))
 	m.Memory = types.Int64Value(int64(v.Memory / vmMiB))

@@ -183,7 +183,7 @@ func vmAttributes() map[string]schema.Attribute {
 		},
 		"state": schema.StringAttribute{
 			Computed:    true,
-			Description: "Live power state as virsh names it: " + vmOneOf(vmStateNames[:]) + ".",
+			Description: "Live power state as virsh names it: " + vmOneOf(vminfo.StateNames) + ".",
 		},
 		"config_json": schema.StringAttribute{
 			Computed: true,

@@ -91,3 +91,16 @@ type Drift struct {
 	Recorded string `json:"recorded"`
 	Live     string `json:"live"`
 }
+
+// StateNames are libvirt's domain states as virsh prints them, indexed by
+// state number (State*). The provider's `state` attributes and filters use
+// exactly these.
+var StateNames = []string{"no state", "running", "idle", "paused", "in shutdown", "shut off", "crashed", "pmsuspended"}
+
+// StateName names state s; a number libvirt may add later reads "unknown".
+func StateName(s int) string {
+	if s >= 0 && s < len(StateNames) {
+		return StateNames[s]
+	}
+	return "unknown"
+}
