@@ -59,7 +59,7 @@ func (r *vmResource) Create(ctx context.Context, req resource.CreateRequest, res
 	ctx = vmLogFields(ctx, plan.HostID.ValueString(), plan.Name.ValueString())
 	tflog.Info(ctx, "creating vm")
 
-	conn := r.connect(ctx, plan.HostID.ValueString(), &resp.Diagnostics)
+	conn := r.data.Conn(ctx, plan.HostID.ValueString(), &resp.Diagnostics)
 	if conn == nil || !r.storeWritable(ctx, "create", plan.HostID.ValueString(), plan.Name.ValueString(), &resp.Diagnostics) ||
 		!r.nameFree(ctx, conn, plan.Name.ValueString(), &resp.Diagnostics) {
 		return
@@ -144,7 +144,7 @@ func (r *vmResource) Update(ctx context.Context, req resource.UpdateRequest, res
 	ctx = tflog.SetField(ctx, "uuid", prior.UUID.ValueString())
 	tflog.Info(ctx, "updating vm")
 
-	conn := r.connect(ctx, plan.HostID.ValueString(), &resp.Diagnostics)
+	conn := r.data.Conn(ctx, plan.HostID.ValueString(), &resp.Diagnostics)
 	if conn == nil || !r.storeWritable(ctx, "update", plan.HostID.ValueString(), plan.Name.ValueString(), &resp.Diagnostics) {
 		return
 	}
@@ -195,7 +195,7 @@ func (r *vmResource) Delete(ctx context.Context, req resource.DeleteRequest, res
 	ctx = tflog.SetField(ctx, "uuid", state.UUID.ValueString())
 	tflog.Info(ctx, "deleting vm")
 
-	conn := r.connect(ctx, hostID, &resp.Diagnostics)
+	conn := r.data.Conn(ctx, hostID, &resp.Diagnostics)
 	if conn == nil || !r.storeWritable(ctx, "delete", hostID, name, &resp.Diagnostics) {
 		return
 	}

@@ -73,7 +73,7 @@ func liveOf(ctx context.Context, conn *hypervisor.Conn, snap hypervisor.DomainSn
 // exists on a reachable host; on any error diagnostic m must not be saved.
 func (r *vmResource) refresh(ctx context.Context, m *vmModel, diags *diag.Diagnostics) (gone bool) {
 	hostID, name := m.HostID.ValueString(), m.Name.ValueString()
-	conn := r.connect(ctx, hostID, diags)
+	conn := r.data.Conn(ctx, hostID, diags)
 	if conn == nil {
 		return false
 	}

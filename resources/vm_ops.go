@@ -38,23 +38,6 @@ func (r *vmResource) configured(diags *diag.Diagnostics) bool {
 	return true
 }
 
-// connect returns the shared connection to the host, or nil after adding
-// the diagnostic: an attribute error for a host_id the store does not know,
-// an error naming the host and its redacted URI when it does not answer.
-func (r *vmResource) connect(ctx context.Context, hostID string, diags *diag.Diagnostics) *hypervisor.Conn {
-	conn, _, err := r.data.HostConn(ctx, hostID)
-	switch {
-	case errors.Is(err, providerdata.ErrUnknownHost):
-		diags.AddAttributeError(path.Root("host_id"), "Unknown host", err.Error()+".")
-		return nil
-	case err != nil:
-		diags.AddError("Unable to reach the host", err.Error()+
-			"\nCheck that libvirtd runs there and that the host's URI is right; the state is left as it was.")
-		return nil
-	}
-	return conn
-}
-
 // storeWritable makes sure the store takes writes before anything changes
 // on the host, so a read-only store leaves the host untouched too. In WAL
 // mode BEGIN IMMEDIATE succeeds even on a read-only file; only a write
@@ -293,7 +276,7 @@ func (r *vmResource) adopt(ctx context.Context, hostID, name string, diags *diag
 	}
 	ctx, cancel := context.WithTimeout(ctx, 4*timeout) // a few calls, each bounded by CallTimeout
 	defer cancel()
-	conn := r.connect(ctx, hostID, diags)
+	conn := r.data.Conn(ctx, hostID, diags)
 	if conn == nil {
 		return false
 	}

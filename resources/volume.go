@@ -219,8 +219,8 @@ func (r *volumeResource) Create(ctx context.Context, req resource.CreateRequest,
 		return
 	}
 	ctx = plan.logFields(ctx)
-	conn, ok := r.conn(ctx, plan.HostID.ValueString(), &resp.Diagnostics)
-	if !ok {
+	conn := r.data.Conn(ctx, plan.HostID.ValueString(), &resp.Diagnostics)
+	if conn == nil {
 		return
 	}
 
@@ -290,8 +290,8 @@ func (r *volumeResource) Read(ctx context.Context, req resource.ReadRequest, res
 		return
 	}
 	ctx = state.logFields(ctx)
-	conn, ok := r.conn(ctx, state.HostID.ValueString(), &resp.Diagnostics)
-	if !ok {
+	conn := r.data.Conn(ctx, state.HostID.ValueString(), &resp.Diagnostics)
+	if conn == nil {
 		return
 	}
 	vol, err := conn.LookupVolume(ctx, state.Pool.ValueString(), state.Name.ValueString())
@@ -340,8 +340,8 @@ func (r *volumeResource) Delete(ctx context.Context, req resource.DeleteRequest,
 		return
 	}
 	ctx = state.logFields(ctx)
-	conn, ok := r.conn(ctx, state.HostID.ValueString(), &resp.Diagnostics)
-	if !ok {
+	conn := r.data.Conn(ctx, state.HostID.ValueString(), &resp.Diagnostics)
+	if conn == nil {
 		return
 	}
 	vol := hypervisor.Volume{Pool: state.Pool.ValueString(), Name: state.Name.ValueString()}
@@ -367,22 +367,6 @@ func (r *volumeResource) ImportState(ctx context.Context, req resource.ImportSta
 	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("pool"), pool)...)
 	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("name"), name)...)
 	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("id"), req.ID)...)
-}
-
-// conn returns the host's connection or reports, on the host_id path, why
-// there is none (unknown host: a config mistake; unreachable: state kept).
-func (r *volumeResource) conn(ctx context.Context, hostID string, diags *diag.Diagnostics) (*hypervisor.Conn, bool) {
-	c, _, err := r.data.HostConn(ctx, hostID)
-	switch {
-	case errors.Is(err, providerdata.ErrUnknownHost):
-		diags.AddAttributeError(path.Root("host_id"), "Unknown host", err.Error())
-		return nil, false
-	case err != nil:
-		diags.AddAttributeError(path.Root("host_id"), "Unable to reach the host",
-			fmt.Sprintf("%s. Check that libvirtd runs there and that its URI is right; the state is kept.", err))
-		return nil, false
-	}
-	return c, true
 }
 
 // cleanup deletes a volume whose upload failed and says what happened, as

@@ -5,6 +5,9 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/hashicorp/terraform-plugin-framework/diag"
+	"github.com/hashicorp/terraform-plugin-framework/path"
+
 	"github.com/virtumancer/terraform-provider-virtumancer/internal/hypervisor"
 	"github.com/virtumancer/terraform-provider-virtumancer/internal/store"
 )
@@ -29,4 +32,22 @@ func (d *Data) HostConn(ctx context.Context, hostID string) (*hypervisor.Conn, s
 		return nil, h, err
 	}
 	return c, h, nil
+}
+
+// Conn is HostConn for resources: it returns the connection, or nil after
+// adding the diagnostic, an attribute error on host_id for a host the store
+// does not know, and for a host that does not answer an error naming it and
+// its redacted URI. Either way the caller returns and the state is kept.
+func (d *Data) Conn(ctx context.Context, hostID string, diags *diag.Diagnostics) *hypervisor.Conn {
+	c, _, err := d.HostConn(ctx, hostID)
+	switch {
+	case errors.Is(err, ErrUnknownHost):
+		diags.AddAttributeError(path.Root("host_id"), "Unknown host", err.Error()+".")
+		return nil
+	case err != nil:
+		diags.AddAttributeError(path.Root("host_id"), "Unable to reach the host", err.Error()+
+			"\nCheck that libvirtd runs there and that the host's URI is right; the state is left as it was.")
+		return nil
+	}
+	return c
 }
