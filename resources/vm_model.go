@@ -12,8 +12,8 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/types"
 	"github.com/hashicorp/terraform-plugin-framework/types/basetypes"
 
-	"github.com/virtumancer/terraform-provider-virtumancer/internal/providerdata"
 	"github.com/virtumancer/terraform-provider-virtumancer/internal/observe"
+	"github.com/virtumancer/terraform-provider-virtumancer/internal/providerdata"
 	"github.com/virtumancer/terraform-provider-virtumancer/internal/vminfo"
 )
 
