@@ -96,8 +96,8 @@ func (r *vmResource) Create(ctx context.Context, req resource.CreateRequest, res
 		resp.Diagnostics.AddError("Unable to start the VM", err.Error()+"\n"+undefineAfterFailure(ctx, conn, dom))
 		return
 	}
-	live.info.Disks = vmOrderDisks(live.info.Disks, vmTargetsOf(plan.Disks)) // recorded in the configured order
-	row, err := r.data.Store.UpsertVM(ctx, plan.HostID.ValueString(), plan.Name.ValueString(), live.info)
+	live.Info.Disks = vmOrderDisks(live.Info.Disks, vmTargetsOf(plan.Disks)) // recorded in the configured order
+	row, err := r.data.Store.UpsertVM(ctx, plan.HostID.ValueString(), plan.Name.ValueString(), live.Info)
 	if err != nil {
 		resp.Diagnostics.AddError("Unable to record the VM in the store", err.Error()+"\n"+undefineAfterFailure(ctx, conn, dom))
 		return
@@ -164,8 +164,8 @@ func (r *vmResource) Update(ctx context.Context, req resource.UpdateRequest, res
 		resp.Diagnostics.AddError("Unable to change the VM's power state", err.Error())
 		return
 	}
-	live.info.Disks = vmOrderDisks(live.info.Disks, vmTargetsOf(plan.Disks)) // recorded in the configured order
-	row, err := r.data.Store.UpsertVM(ctx, plan.HostID.ValueString(), plan.Name.ValueString(), live.info)
+	live.Info.Disks = vmOrderDisks(live.Info.Disks, vmTargetsOf(plan.Disks)) // recorded in the configured order
+	row, err := r.data.Store.UpsertVM(ctx, plan.HostID.ValueString(), plan.Name.ValueString(), live.Info)
 	if err != nil {
 		resp.Diagnostics.AddError("Unable to record the VM in the store", err.Error()+
 			"\nThe domain was changed; the next apply records it again once the store is writable.")

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"regexp"
+	"strings"
 	"testing"
 
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
@@ -180,49 +181,87 @@ func TestAccVM_nameTaken(t *testing.T) {
 	})
 }
 
-// TestAccVM_corruptRow: a config_json that is not VMInfo makes refresh fail
-// with an error naming the row, keeps the state, store and domain as they
-// were; deleting the row as the message advises lets the next apply record
-// the VM again.
-func TestAccVM_corruptRow(t *testing.T) {
-	e := newVMEnv(t, acctest.TestURI)
-	name := e.name()
-	config := e.testVM(name, 64, 1, "")
-	var before, defBefore string
-	var rowID int64
+// TestAccVM_unreadableRecord: a config_json that is not VMInfo (corrupt, or
+// `null`) is the verdict record_unreadable: the refresh warns naming the row
+// and the remedy, the plan proposes the update that records the VM again and
+// writes nothing, and the apply re-records it.
+func TestAccVM_unreadableRecord(t *testing.T) {
+	for _, bad := range []string{`{"memory": "lots"`, `null`} {
+		t.Run(bad, func(t *testing.T) {
+			e := newVMEnv(t, acctest.TestURI)
+			name := e.name()
+			config := e.testVM(name, 64, 1, "")
+			var before, defBefore string
+			var rowID int64
+			resource.Test(t, resource.TestCase{
+				ProtoV6ProviderFactories: acctest.ProtoV6ProviderFactories,
+				Steps: []resource.TestStep{
+					{Config: config},
+					{
+						PreConfig: func() {
+							storetest.Exec(t, e.db, `UPDATE virtual_machines SET config_json = ? WHERE name = ?`, bad, name)
+							before, defBefore = storetest.Snapshot(t, e.db), e.inactiveXML(name)
+							rowID = mustRowID(t, e, name)
+						},
+						Config: config,
+						ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+							plancheck.ExpectResourceAction(vmRes, plancheck.ResourceActionUpdate),
+							planWroteNothing(t, e, &before, &defBefore, name),
+							warnedUnreadable(e, name, &rowID),
+						}},
+						ConfigStateChecks: []statecheck.StateCheck{
+							expect("config_json", configJSON(jsonMemory(64*1024))),
+							expect("drift", knownvalue.ListSizeExact(0)),
+						},
+						Check: resource.ComposeTestCheckFunc(e.checkRow(name, recordedMemory(64*1024)), func(*terraform.State) error {
+							if id := mustRowID(t, e, name); id != rowID {
+								return fmt.Errorf("the apply recorded the VM in row %d, want the same row %d", id, rowID)
+							}
+							return nil
+						}),
+					},
+				},
+			})
+		})
+	}
+}
 
-	resource.Test(t, resource.TestCase{
-		ProtoV6ProviderFactories: acctest.ProtoV6ProviderFactories,
-		Steps: []resource.TestStep{
-			{Config: config},
-			{
-				PreConfig: func() {
-					storetest.Exec(t, e.db, `UPDATE virtual_machines SET config_json = '{"memory": "lots"' WHERE name = ?`, name)
-					before, defBefore = storetest.Snapshot(t, e.db), e.inactiveXML(name)
-					rowID = mustRowID(t, e, name)
-				},
-				Config:      config,
-				ExpectError: regexp.MustCompile(`(?s)Corrupt recorded configuration.*virtual_machines\s+row\s+\d+.*` + name),
-			},
-			{
-				PreConfig: func() {
-					if after := storetest.Snapshot(t, e.db); after != before {
-						t.Fatalf("store changed by the failed refresh:\n%s\n%s", before, after)
-					}
-					if got := e.inactiveXML(name); got != defBefore {
-						t.Fatalf("domain changed by the failed refresh")
-					}
-					storetest.Exec(t, e.db, `DELETE FROM virtual_machines WHERE id = ?`, rowID)
-				},
-				Config: config,
-				ConfigStateChecks: []statecheck.StateCheck{
-					expect("config_json", configJSON(jsonMemory(64*1024))),
-					expect("drift", knownvalue.ListSizeExact(0)),
-				},
-				Check: e.checkRow(name, recordedMemory(64*1024)),
-			},
-		},
+// planWroteNothing fails when the plan changed the store or the domain.
+func planWroteNothing(t *testing.T, e *vmEnv, snap, def *string, name string) plancheck.PlanCheck {
+	return planCheckFunc(func(resp *plancheck.CheckPlanResponse) {
+		if after := storetest.Snapshot(t, e.db); after != *snap {
+			resp.Error = fmt.Errorf("the plan changed the store:\n%s\n%s", *snap, after)
+		}
+		if got := e.inactiveXML(name); got != *def {
+			resp.Error = fmt.Errorf("the plan changed the domain")
+		}
 	})
+}
+
+// warnedUnreadable reads the VM as a refresh does and wants the warning
+// that names the row and says the next apply records it again.
+func warnedUnreadable(e *vmEnv, name string, rowID *int64) plancheck.PlanCheck {
+	return planCheckFunc(func(resp *plancheck.CheckPlanResponse) {
+		diags := e.readVM(name)
+		if diags.HasError() {
+			resp.Error = fmt.Errorf("refresh failed on an unreadable record, want a warning: %v", diags)
+			return
+		}
+		for _, d := range diags.Warnings() {
+			if d.Summary() == "Unreadable recorded configuration" &&
+				strings.Contains(d.Detail(), fmt.Sprintf("row %d", *rowID)) &&
+				strings.Contains(d.Detail(), "next apply of this VM records its configuration again") {
+				return
+			}
+		}
+		resp.Error = fmt.Errorf("no warning naming row %d and the remedy among %v", *rowID, diags)
+	})
+}
+
+type planCheckFunc func(*plancheck.CheckPlanResponse)
+
+func (f planCheckFunc) CheckPlan(_ context.Context, _ plancheck.CheckPlanRequest, resp *plancheck.CheckPlanResponse) {
+	f(resp)
 }
 
 func mustRowID(t *testing.T, e *vmEnv, name string) int64 {

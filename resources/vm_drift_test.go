@@ -80,9 +80,9 @@ func TestAccVMDrift_config(t *testing.T) {
 				resource.TestCheckResourceAttr(vmRes, "memory", "128"),
 				resource.TestCheckResourceAttr(vmRes, "max_memory", "128"),
 				resource.TestCheckResourceAttr(vmRes, "drift.#", "2"),
-				driftEntry("memory", "65536", "131072"),
-				driftEntry("max_mem", "65536", "131072"),
-				e.expectDriftWarning(name, [3]string{"memory", "65536", "131072"}, [3]string{"max_mem", "65536", "131072"}),
+				driftEntry("memory", "64 MiB", "128 MiB"),
+				driftEntry("max_memory", "64 MiB", "128 MiB"),
+				e.expectDriftWarning(name, [3]string{"memory", "64 MiB", "128 MiB"}, [3]string{"max_memory", "64 MiB", "128 MiB (config_json max_mem)"}),
 			),
 			e.applyRestores(config, name, 64*1024, expect("memory", knownvalue.Int64Exact(64))),
 			refreshShowsUpdate(func() {

@@ -216,7 +216,7 @@ func (e *vmEnv) expectDriftWarning(name string, fields ...[3]string) resource.Te
 				continue
 			}
 			for _, f := range fields {
-				want := fmt.Sprintf("%s recorded %s live %s", f[0], f[1], f[2])
+				want := fmt.Sprintf("%s %s -> %s", f[0], f[1], f[2]) // the user's words: attribute and unit
 				if !strings.Contains(d.Detail(), want) {
 					return fmt.Errorf("drift warning %q lacks %q", d.Detail(), want)
 				}
@@ -238,8 +238,8 @@ func (e *vmEnv) checkNoWarning(name string) resource.TestCheckFunc {
 }
 
 // driftEntry matches one element of the drift attribute in legacy state.
-func driftEntry(field, recorded, live string) resource.TestCheckFunc {
+func driftEntry(attribute, recorded, live string) resource.TestCheckFunc {
 	return resource.TestCheckTypeSetElemNestedAttrs(vmRes, "drift.*", map[string]string{
-		"field": field, "recorded": recorded, "live": live,
+		"attribute": attribute, "recorded": recorded, "live": live,
 	})
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/types"
 	"github.com/hashicorp/terraform-plugin-framework/types/basetypes"
 
+	"github.com/virtumancer/terraform-provider-virtumancer/internal/observe"
 	"github.com/virtumancer/terraform-provider-virtumancer/internal/providerdata"
 	"github.com/virtumancer/terraform-provider-virtumancer/internal/vminfo"
 )
@@ -358,7 +359,7 @@ func (m vmModel) spec(ctx context.Context) (vminfo.Spec, diag.Diagnostics) {
 // persistent definition, power state from its runtime. Settings only the
 // provider knows (shutdown_timeout, wait_for_ip, timeouts) are left alone.
 func (m *vmModel) setLive(live liveVM) {
-	v := live.info
+	v := live.Info
 	m.ID = types.StringValue(vmID(m.HostID.ValueString(), v.Name))
 	m.Name = types.StringValue(v.Name)
 	m.UUID = types.StringValue(v.UUID)
@@ -371,7 +372,7 @@ func (m *vmModel) setLive(live liveVM) {
 	m.Autostart = types.BoolValue(v.Autostart)
 	m.Graphics = types.StringValue(vmGraphicsName(v.Graphics))
 	m.DomainType = types.StringValue(v.DomainType)
-	m.PendingRestart = types.BoolValue(live.pending)
+	m.PendingRestart = types.BoolValue(len(live.Pending) > 0)
 	m.Disks = disksValue(vmOrderDisks(v.Disks, vmTargetsOf(m.Disks)))
 	m.Interfaces = nicsValue(v.Interfaces)
 	m.IPAddresses = vmStringList(live.ips)
@@ -480,11 +481,12 @@ func nicsValue(nics []vminfo.Interface) types.List {
 
 func driftValue(drift []vminfo.Drift) types.List {
 	elems := make([]attr.Value, 0, len(drift))
-	for _, d := range drift {
+	for _, f := range observe.Words(drift) {
 		elems = append(elems, types.ObjectValueMust(driftAttrTypes, map[string]attr.Value{
-			"field":    types.StringValue(d.Field),
-			"recorded": types.StringValue(d.Recorded),
-			"live":     types.StringValue(d.Live),
+			"attribute": types.StringValue(f.Attribute),
+			"recorded":  types.StringValue(f.Recorded),
+			"live":      types.StringValue(f.Live),
+			"path":      types.StringValue(f.Path),
 		}))
 	}
 	return types.ListValueMust(driftObjType, elems)

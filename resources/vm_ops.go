@@ -163,7 +163,7 @@ func (r *vmResource) converge(ctx context.Context, conn *hypervisor.Conn, dom hy
 			return liveVM{}, err
 		}
 	}
-	return readLive(ctx, conn, dom, source)
+	return readLive(ctx, conn, dom.Name, source)
 }
 
 // waitForIP polls the address source until the domain reports an address.
@@ -259,12 +259,12 @@ func (r *vmResource) redefine(ctx context.Context, conn *hypervisor.Conn, dom hy
 		return false, false
 	}
 	tflog.Info(ctx, "redefined domain")
-	live, err := readLive(ctx, conn, dom, "")
+	live, err := readLive(ctx, conn, dom.Name, "")
 	if err != nil {
 		diags.AddError("Unable to read the redefined domain", err.Error())
 		return false, false
 	}
-	return live.pending, true
+	return len(live.Pending) > 0, true
 }
 
 // adopt records an imported domain's configuration when the store has no
@@ -290,7 +290,7 @@ func (r *vmResource) adopt(ctx context.Context, hostID, name string, diags *diag
 		diags.AddError("Unable to find the domain", err.Error())
 		return false
 	}
-	live, err := readLive(ctx, conn, dom, "")
+	live, err := readLive(ctx, conn, dom.Name, "")
 	if err != nil {
 		diags.AddError("Unable to read the domain", err.Error())
 		return false
@@ -298,7 +298,7 @@ func (r *vmResource) adopt(ctx context.Context, hostID, name string, diags *diag
 	var inserted, revived bool
 	err = r.data.Store.Write(ctx, func(tx *store.Tx) error {
 		var err error
-		inserted, revived, _, err = tx.InsertVMIfAbsent(hostID, name, live.info)
+		inserted, revived, _, err = tx.InsertVMIfAbsent(hostID, name, live.Info)
 		return err
 	})
 	if err != nil {

@@ -55,9 +55,10 @@ const (
 
 // driftAttrTypes is the element type of `drift`.
 var driftAttrTypes = map[string]attr.Type{
-	"field":    types.StringType,
-	"recorded": types.StringType,
-	"live":     types.StringType,
+	"attribute": types.StringType,
+	"recorded":  types.StringType,
+	"live":      types.StringType,
+	"path":      types.StringType,
 }
 
 // vmDurationText renders 10m0s as 10m for descriptions.
@@ -195,9 +196,10 @@ func vmAttributes() map[string]schema.Attribute {
 			Description: "Configuration fields whose live value differs from the recorded one, as of the last " +
 				"refresh. The plan then proposes to put the configured values back.",
 			NestedObject: schema.NestedAttributeObject{Attributes: map[string]schema.Attribute{
-				"field":    schema.StringAttribute{Computed: true, Description: "Field path in config_json, e.g. `memory` or `disks[vda].path`."},
-				"recorded": schema.StringAttribute{Computed: true, Description: "Recorded value."},
-				"live":     schema.StringAttribute{Computed: true, Description: "Live value."},
+				"attribute": schema.StringAttribute{Computed: true, Description: "The attribute of this resource, e.g. `max_memory` or `disk[vda].bus` (disks by target, interfaces by position); a field the schema does not model keeps its config_json path."},
+				"recorded":  schema.StringAttribute{Computed: true, Description: "Recorded value, in the attribute's unit (`256 MiB`)."},
+				"live":      schema.StringAttribute{Computed: true, Description: "Live value, in the attribute's unit."},
+				"path":      schema.StringAttribute{Computed: true, Description: "The field's path in config_json, e.g. `max_mem` (whose values are KiB)."},
 			}},
 		},
 		"pending_restart": schema.BoolAttribute{
