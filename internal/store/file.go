@@ -7,6 +7,10 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"time"
+
+	"zombiezen.com/go/sqlite"
+	"zombiezen.com/go/sqlite/sqlitex"
 )
 
 // checkPath resolves path and fails early, with advice, on what SQLite would
@@ -98,9 +102,11 @@ func (s *Store) CheckFile() error {
 // Reopen closes the store's connections (waiting for transactions in
 // flight) and opens the path again with the same options, as Open would:
 // by default a deleted file is created anew and a replacing one migrated.
-// Use it after CheckFile reports ErrFileGone or ErrFileReplaced. On error
-// the store has no file open; later calls try to open it again as
-// CreateOnWrite reads do, or fail.
+// Use it after CheckFile reports ErrFileGone or ErrFileReplaced. If the
+// old file's WAL cannot be emptied first (see emptyWAL), Reopen fails and
+// the store keeps the old file. If opening the path fails, the store has
+// no file open; later calls try to open it again as CreateOnWrite reads
+// do, or fail.
 func (s *Store) Reopen(ctx context.Context) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -109,6 +115,9 @@ func (s *Store) Reopen(ctx context.Context) error {
 	}
 	var closeErr error
 	if s.h != nil {
+		if err := s.emptyWAL(ctx, s.h); err != nil {
+			return err
+		}
 		closeErr = s.h.close(s)
 		s.h = nil
 	}
@@ -116,6 +125,38 @@ func (s *Store) Reopen(ctx context.Context) error {
 		return errors.Join(err, closeErr)
 	}
 	return closeErr
+}
+
+// emptyWAL copies every frame of the -wal file into the file h opened and
+// truncates the -wal to zero bytes. SQLite does not checkpoint a file that
+// was deleted or replaced when it closes it, so it would leave our frames
+// in the -wal next to the path, and the next open of the path (ours or
+// anyone's) would read them as if they belonged to the new file. A
+// read-only store cannot write them and leaves them.
+func (s *Store) emptyWAL(ctx context.Context, h *handle) error {
+	if s.opts.ReadOnly {
+		return nil
+	}
+	return s.retry(ctx, "checkpoint the WAL before reopening", func() error {
+		conn, err := h.pool.Take(ctx)
+		if err != nil {
+			return s.errf("checkpoint the WAL before reopening: %w", err)
+		}
+		defer h.pool.Put(conn)
+		// The first TRUNCATE after writes copies the frames but often
+		// reports busy, and the next one truncates at once: wait briefly
+		// and let the retry loop ask again.
+		conn.SetBusyTimeout(50 * time.Millisecond)
+		defer conn.SetBusyTimeout(s.opts.BusyTimeout)
+		busy := false
+		err = sqlitex.ExecuteTransient(conn, "PRAGMA wal_checkpoint(TRUNCATE)", &sqlitex.ExecOptions{
+			ResultFunc: func(r *sqlite.Stmt) error { busy = r.ColumnInt(0) != 0; return nil },
+		})
+		if err == nil && busy {
+			err = fmt.Errorf("%w: another connection is still reading the old file's WAL", errLockWait)
+		}
+		return s.sqlErr("checkpoint the WAL before reopening", err)
+	})
 }
 
 // DataVersion is a change counter for the file: it differs from the value
