@@ -9,8 +9,10 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"zombiezen.com/go/sqlite"
+	"zombiezen.com/go/sqlite/sqlitex"
 )
 
 const noStoreAdvice = "the first apply of a virtumancer_host creates it"
@@ -264,5 +266,54 @@ func TestClosedStore(t *testing.T) {
 	}
 	if err := s.Close(); err != nil {
 		t.Fatalf("second Close = %v", err)
+	}
+}
+
+// An unwritable Virtumancer file: reads work and record nothing; the first
+// write says what to fix, and reads keep working after it.
+func TestCreateOnWriteReadOnlyFile(t *testing.T) {
+	path := copyFixture(t)
+	chattrImmutable(t, path)
+	s := openT(t, path, Options{CreateOnWrite: true})
+	if st, err := s.ListDrifted(bg); err != nil || len(st) != 0 {
+		t.Fatalf("ListDrifted = %v, %v", st, err)
+	}
+	_, err := s.UpsertVM(bg, "local", "x", cfg("x", 1))
+	if !errors.Is(err, ErrReadOnly) || !strings.Contains(err.Error(), path) || !strings.Contains(err.Error(), "fix the permissions") {
+		t.Fatalf("UpsertVM = %v, want ErrReadOnly with advice", err)
+	}
+	t.Log(err)
+	if vms, err := s.ListVMs(bg, "local"); err != nil || len(vms) != 2 {
+		t.Fatalf("ListVMs after the failed write = %v, %v", vms, err)
+	}
+}
+
+// A write lock held elsewhere for longer than the retries: the first write
+// reports ErrBusy in words, never "database is locked"; once the lock is
+// gone the next write creates our tables.
+func TestCreateOnWriteLockedFile(t *testing.T) {
+	path := copyFixture(t)
+	s := openT(t, path, Options{CreateOnWrite: true, BusyTimeout: 50 * time.Millisecond, MaxRetries: 1})
+	holder, err := sqlite.OpenConn(path, sqlite.OpenReadWrite)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer holder.Close()
+	if err := sqlitex.ExecuteTransient(holder, "BEGIN EXCLUSIVE", nil); err != nil {
+		t.Fatal(err)
+	}
+	_, err = s.UpsertVM(bg, "local", "x", cfg("x", 1))
+	if !errors.Is(err, ErrBusy) || strings.Contains(err.Error(), "database is locked") || !strings.Contains(err.Error(), path) {
+		t.Fatalf("UpsertVM under a held lock = %v, want ErrBusy in words", err)
+	}
+	t.Log(err)
+	if err := sqlitex.ExecuteTransient(holder, "ROLLBACK", nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.UpsertVM(bg, "local", "x", cfg("x", 1)); err != nil {
+		t.Fatalf("UpsertVM after the lock was released: %v", err)
+	}
+	if n := vmsyncTables(t, path); n == "0" {
+		t.Fatal("the write did not migrate")
 	}
 }

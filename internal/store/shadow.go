@@ -124,6 +124,11 @@ func sameSchema(a, b schemaState) bool {
 }
 
 func buildShadow(s *Store, conn *sqlite.Conn, view schemaState) error {
+	// Keep the copies in memory: they are empty, and a service sandboxed
+	// without a writable temp directory must still read.
+	if err := sqlitex.ExecuteTransient(conn, "PRAGMA temp_store = MEMORY", nil); err != nil {
+		return s.sqlErr("keep temp copies in memory", err)
+	}
 	created := map[string]bool{}
 	for _, m := range migrations {
 		if _, ok := view.applied[m.version]; ok {

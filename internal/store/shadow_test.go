@@ -2,8 +2,11 @@ package store
 
 import (
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
+
+	"zombiezen.com/go/sqlite"
 )
 
 func TestShadowStmts(t *testing.T) {
@@ -50,5 +53,72 @@ func TestEveryMigrationCanBeStoodIn(t *testing.T) {
 		if _, err := shadowStmts(m, created); err != nil {
 			t.Errorf("%v", err)
 		}
+	}
+}
+
+// withExtraMigration appends a migration for one test, as the next release
+// of this package would.
+func withExtraMigration(t *testing.T, stmts ...string) migration {
+	t.Helper()
+	saved := migrations
+	m := migration{len(saved) + 1, "test extra", stmts}
+	migrations = append(slices.Clip(saved), m)
+	t.Cleanup(func() { migrations = saved })
+	return m
+}
+
+// A file migrated by an older build (the upgrade case): reads see the
+// real tables it has and an empty copy of the new one, without writing;
+// the first write applies only the new migration.
+func TestShadowPartialMigration(t *testing.T) {
+	path := copyFixture(t)
+	old := openT(t, path, Options{})
+	if err := old.PutVMStatus(bg, VMStatus{HostID: "local", Name: "alpha"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := old.Close(); err != nil {
+		t.Fatal(err)
+	}
+	withExtraMigration(t,
+		"CREATE TABLE vmsync_extra (vm_id INTEGER PRIMARY KEY, note TEXT)",
+		"CREATE INDEX vmsync_extra_note ON vmsync_extra (note)")
+	before := fileSum(t, path)
+	s := openT(t, path, Options{CreateOnWrite: true})
+	join := func() string {
+		t.Helper()
+		var got string
+		err := s.Read(bg, func(tx *Tx) error {
+			return tx.query("join", "SELECT count(*) || ':' || count(e.vm_id) FROM virtual_machines v "+
+				"LEFT JOIN vmsync_extra e ON e.vm_id = v.id WHERE v.deleted_at IS NULL",
+				func(r *sqlite.Stmt) error { got = r.ColumnText(0); return nil })
+		})
+		if err != nil {
+			t.Fatalf("join: %v", err)
+		}
+		return got
+	}
+	if got := join(); got != "2:0" {
+		t.Fatalf("join = %q, want 2:0", got)
+	}
+	if st, err := s.ListVMStatus(bg, ""); err != nil || len(st) != 1 {
+		t.Fatalf("ListVMStatus = %v, %v; the applied tables must not be hidden", st, err)
+	}
+	if fileSum(t, path) != before {
+		t.Fatal("reads changed the file")
+	}
+	err := s.Write(bg, func(tx *Tx) error {
+		return tx.exec("note", "INSERT INTO vmsync_extra (vm_id, note) VALUES (1, 'x')")
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := join(); got != "2:1" {
+		t.Fatalf("after the first write join = %q, want 2:1", got)
+	}
+	if n := rawText(t, path, "SELECT count(*) FROM vmsync_extra"); n != "1" {
+		t.Fatalf("vmsync_extra in the file holds %s rows, want 1", n)
+	}
+	if n := rawText(t, path, "SELECT group_concat(version) FROM vmsync_migrations"); !strings.HasSuffix(n, strconv.Itoa(len(migrations))) {
+		t.Fatalf("migrations recorded: %s", n)
 	}
 }

@@ -101,6 +101,9 @@ func Open(path string, opts Options) (*Store, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err := s.openLocked(context.Background()); err != nil {
+		if s.h != nil { // opened but could not be made writable
+			_ = s.h.close(s)
+		}
 		return nil, err
 	}
 	return s, nil
