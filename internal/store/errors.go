@@ -19,6 +19,18 @@ var (
 	ErrReadOnly = errors.New("store is read-only")
 	// ErrBusy is wrapped when the write lock stayed taken through every retry.
 	ErrBusy = errors.New("database stayed busy")
+	// ErrNoStore is wrapped when a read finds no store at the path: no file
+	// (Options.CreateOnWrite or ReadOnly), or a file without Virtumancer's
+	// tables. Nothing was recorded there; the first Write creates it.
+	ErrNoStore = errors.New("no store yet")
+	// ErrFileGone is wrapped by CheckFile when the file the store opened
+	// was deleted or moved away from its path.
+	ErrFileGone = errors.New("store file gone")
+	// ErrFileReplaced is wrapped by CheckFile when the path now names
+	// another file than the one the store opened.
+	ErrFileReplaced = errors.New("store file replaced")
+
+	errClosed = errors.New("store is closed")
 
 	// errLockWait marks a BEGIN IMMEDIATE that waited BusyTimeout in vain;
 	// it is retried like SQLITE_BUSY.

@@ -67,18 +67,15 @@ func (st schemaState) hasAll() bool {
 	return true
 }
 
-// migrate brings the schema up to date. It looks first in a read
-// transaction so that an up-to-date file (the common case, and the only
-// case for a read-only one) takes no write lock at all.
-func (s *Store) migrate(ctx context.Context) error {
-	st, err := readVal(s, ctx, (*Tx).schemaState)
+// migrate brings the schema of h's file up to date. It looks first in a
+// read transaction so that an up-to-date file (the common case) takes no
+// write lock at all.
+func (s *Store) migrate(ctx context.Context, h *handle) error {
+	st, err := s.schemaOn(ctx, h)
 	if err != nil || !st.pending() {
 		return err
 	}
-	if s.opts.ReadOnly {
-		return s.readOnlySchema(st)
-	}
-	return s.Write(ctx, func(tx *Tx) error {
+	return s.writeOn(ctx, h, func(tx *Tx) error {
 		st, err := tx.schemaState() // again: another process may have migrated meanwhile
 		if err != nil {
 			return err
@@ -87,15 +84,13 @@ func (s *Store) migrate(ctx context.Context) error {
 	})
 }
 
-// readOnlySchema accepts a file that lacks only our tables (status reads
-// then return nothing) and refuses one that is not a Virtumancer store.
+// readOnlySchema accepts a file that lacks only our tables (they then read
+// as empty, see shadow.go) and refuses one that is not a Virtumancer store.
 func (s *Store) readOnlySchema(st schemaState) error {
 	if len(st.missing) > 0 {
 		return s.errf("%w: missing %s; this is not a Virtumancer store yet: open it read-write once to create the tables",
 			ErrReadOnly, strings.Join(st.missing, ", "))
 	}
-	_, hasStatus := st.applied[1] // migration 1 creates the status tables
-	s.noStatus = !hasStatus
 	return nil
 }
 

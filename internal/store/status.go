@@ -98,9 +98,6 @@ ON CONFLICT (host_id) DO UPDATE SET connected = excluded.connected, last_sync_at
 // ListHostStatus returns every host status, ordered by host id.
 func (tx *Tx) ListHostStatus() ([]HostStatus, error) {
 	var out []HostStatus
-	if tx.s.noStatus {
-		return nil, nil
-	}
 	err := tx.query("list host status", "SELECT "+hostStatusCols+" FROM vmsync_host_status ORDER BY host_id",
 		func(r *sqlite.Stmt) error {
 			st, err := tx.scanHostStatus(r)
@@ -112,9 +109,6 @@ func (tx *Tx) ListHostStatus() ([]HostStatus, error) {
 
 func (tx *Tx) listVMStatus(op, where string, args ...any) ([]VMStatus, error) {
 	var out []VMStatus
-	if tx.s.noStatus {
-		return nil, nil // read-only store not yet migrated: nothing synced yet
-	}
 	err := tx.query(op, "SELECT "+vmStatusCols+" FROM vmsync_vm_status "+where,
 		func(r *sqlite.Stmt) error {
 			st, err := tx.scanVMStatus(r)

@@ -6,21 +6,25 @@
 // Virtumancer), so every write runs in BEGIN IMMEDIATE with a busy timeout
 // and a bounded retry of the whole transaction; callers never see
 // "database is locked" under normal contention.
+//
+// Three ways to open a file: the default (create it, mode 0600, and migrate
+// it at Open: the sync service), Options.CreateOnWrite (reads never create
+// or change anything; the first Write creates and migrates: the provider)
+// and Options.ReadOnly. A file that lacks some of our migrations reads as if
+// they were applied and recorded nothing yet (see shadow.go).
+//
+// The store keeps the file it opened: CheckFile tells when the path names
+// another file (deleted, replaced) and Reopen opens the path again.
+// DataVersion is a cheap change feed for writes by anyone.
 package store
 
 import (
 	"context"
 	"errors"
 	"fmt"
-	"io/fs"
 	"math/rand/v2"
-	"os"
-	"path/filepath"
 	"sync"
 	"time"
-
-	"zombiezen.com/go/sqlite"
-	"zombiezen.com/go/sqlite/sqlitex"
 )
 
 // Options tune Open. The zero value gives the defaults.
@@ -37,6 +41,13 @@ type Options struct {
 	// ReadOnly opens the file with SQLITE_OPEN_READONLY: reads work, every
 	// write fails with ErrReadOnly, nothing is created or migrated.
 	ReadOnly bool
+	// CreateOnWrite defers every change to the file until the first Write:
+	// Open neither creates a missing file nor migrates (nor switches the
+	// journal to WAL), reads of a missing file fail with ErrNoStore, and
+	// the first Write creates the file (mode 0600, Virtumancer's DDL),
+	// migrates it and then runs. A plan that only reads thus never leaves
+	// a store behind at a mistyped path. Not allowed with ReadOnly.
+	CreateOnWrite bool
 }
 
 func (o Options) withDefaults() Options {
@@ -59,159 +70,74 @@ func (o Options) withDefaults() Options {
 type Store struct {
 	path string
 	opts Options
-	pool *sqlitex.Pool
 	// writeSem lets one in-process writer at a time attempt BEGIN IMMEDIATE:
 	// our own goroutines queue here instead of spinning in SQLite's busy
 	// handler, which leaves the busy timeout for other processes.
-	writeSem  chan struct{}
-	closeOnce sync.Once
-	closeErr  error
-	// noStatus is set when a read-only store predates our migrations: the
-	// status tables do not exist yet, so status reads return nothing.
-	noStatus bool
+	writeSem chan struct{}
+	// mu guards h, closed and closeErr. Every transaction holds it shared
+	// for its whole run; opening the file, the first write's setup, Reopen
+	// and Close hold it exclusively, so the pool never changes under a
+	// transaction. Lock order: mu, then writeSem.
+	mu sync.RWMutex
+	// h is the file as opened; nil while a CreateOnWrite store has no file.
+	h        *handle
+	closed   bool
+	closeErr error
 }
 
-// Open opens (or creates, mode 0600) the store at path, switches it to WAL,
-// creates Virtumancer's tables if the file is new and applies our pending
-// migrations. The directory must exist.
+// Open opens the store at path; what it creates or changes depends on opts
+// (see Options): by default it creates a missing file (mode 0600), switches
+// it to WAL, creates Virtumancer's tables if the file is new and applies our
+// pending migrations. The directory must exist.
 func Open(path string, opts Options) (*Store, error) {
 	abs, err := checkPath(path)
 	if err != nil {
 		return nil, err
 	}
+	if opts.ReadOnly && opts.CreateOnWrite {
+		return nil, fmt.Errorf("store %s: Options.ReadOnly and Options.CreateOnWrite exclude each other; set one", abs)
+	}
 	s := &Store{path: abs, opts: opts.withDefaults(), writeSem: make(chan struct{}, 1)}
-	if err := s.ensureFile(); err != nil {
-		return nil, err
-	}
-	pool, err := sqlitex.NewPool(abs, sqlitex.PoolOptions{
-		Flags:       s.openFlags(),
-		PoolSize:    s.opts.PoolSize,
-		PrepareConn: s.prepareConn,
-	})
-	if err != nil {
-		return nil, s.sqlErr("open", err)
-	}
-	s.pool = pool
-	if err := s.setup(context.Background()); err != nil {
-		pool.Close()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.openLocked(context.Background()); err != nil {
+		if s.h != nil { // opened but could not be made writable
+			_ = s.h.close(s)
+		}
 		return nil, err
 	}
 	return s, nil
 }
 
-// checkPath resolves path and fails early, with advice, on what SQLite would
-// only report as "unable to open database file".
-func checkPath(path string) (string, error) {
-	if path == "" {
-		return "", errors.New("store: database path is empty; set the path of virtumancer.db")
-	}
-	abs, err := filepath.Abs(path)
-	if err != nil {
-		return "", fmt.Errorf("store %s: %w", path, err)
-	}
-	if fi, err := os.Stat(abs); err == nil && fi.IsDir() {
-		return "", fmt.Errorf("store %s: is a directory; set the database path to a file such as %s",
-			abs, filepath.Join(abs, "virtumancer.db"))
-	}
-	dir := filepath.Dir(abs)
-	fi, err := os.Stat(dir)
+// openLocked does what Open promises for the store's mode; Reopen uses it
+// too. s.mu must be held exclusively.
+func (s *Store) openLocked(ctx context.Context) error {
 	switch {
-	case errors.Is(err, fs.ErrNotExist):
-		return "", fmt.Errorf("store %s: directory %s does not exist; create it (mkdir -p %s) or point the database path at an existing directory",
-			abs, dir, dir)
-	case err != nil:
-		return "", fmt.Errorf("store %s: cannot reach directory %s: %w; fix its permissions", abs, dir, err)
-	case !fi.IsDir():
-		return "", fmt.Errorf("store %s: %s is not a directory; fix the database path", abs, dir)
-	}
-	return abs, nil
-}
-
-// ensureFile creates a missing store file ourselves so it gets mode 0600
-// whatever the umask (SQLite would create it 0644). The chmod after create
-// covers a umask that strips owner bits.
-func (s *Store) ensureFile() error {
-	_, err := os.Stat(s.path)
-	if err == nil {
-		return nil
-	}
-	if !errors.Is(err, fs.ErrNotExist) {
-		return s.errf("cannot stat the database file: %w; fix the permissions of %s", err, filepath.Dir(s.path))
-	}
-	if s.opts.ReadOnly {
-		return s.errf("database file does not exist (%w); a read-only store cannot create it: open it read-write once or fix the path", fs.ErrNotExist)
-	}
-	f, err := os.OpenFile(s.path, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
-	if errors.Is(err, fs.ErrExist) {
-		return nil // another process created it between our Stat and here
-	}
-	if err != nil {
-		return s.errf("cannot create the database file: %w; make %s writable by this user or create the file first",
-			err, filepath.Dir(s.path))
-	}
-	if err := f.Close(); err != nil {
-		return s.errf("create the database file: %w", err)
-	}
-	if err := os.Chmod(s.path, 0o600); err != nil {
-		return s.errf("set mode 0600 on the new database file: %w", err)
-	}
-	return nil
-}
-
-// openFlags omits OpenCreate (ensureFile did that, with the right mode) and
-// OpenWAL (zombiezen's WAL switch uses its own fixed timeout and no retry;
-// setup does it inside our retry loop instead).
-func (s *Store) openFlags() sqlite.OpenFlags {
-	if s.opts.ReadOnly {
-		return sqlite.OpenReadOnly
-	}
-	return sqlite.OpenReadWrite
-}
-
-// prepareConn replaces zombiezen's default busy handler (block until the
-// context is done, i.e. possibly forever) with a bounded busy timeout, so a
-// stuck lock turns into SQLITE_BUSY for the retry loop.
-func (s *Store) prepareConn(conn *sqlite.Conn) error {
-	conn.SetBusyTimeout(s.opts.BusyTimeout)
-	// Virtumancer declares no foreign keys; make sure none are enforced.
-	return sqlitex.ExecuteTransient(conn, "PRAGMA foreign_keys = OFF", nil)
-}
-
-func (s *Store) setup(ctx context.Context) error {
-	if !s.opts.ReadOnly {
-		if err := s.enableWAL(ctx); err != nil {
+	case s.opts.CreateOnWrite:
+		// Open the file if it is there, so a foreign or incompatible file
+		// is refused at Open; a missing one is for the first Write.
+		if err := s.loadLocked(ctx); err != nil && !errors.Is(err, ErrNoStore) {
 			return err
 		}
+		return nil
+	case s.opts.ReadOnly:
+		return s.loadLocked(ctx)
 	}
-	return s.migrate(ctx)
-}
-
-// enableWAL switches the file to WAL so readers never block the writer.
-// The mode is stored in the file, so later opens by anyone keep it. A file
-// we may not write keeps its mode: reads still work and writes report the
-// permission problem.
-func (s *Store) enableWAL(ctx context.Context) error {
-	return s.retry(ctx, "enable WAL journal", func() error {
-		conn, err := s.pool.Take(ctx)
-		if err != nil {
-			return s.errf("enable WAL journal: %w", err)
-		}
-		defer s.pool.Put(conn)
-		err = sqlitex.ExecuteTransient(conn, "PRAGMA journal_mode = wal", nil)
-		if sqlite.ErrCode(err).ToPrimary() == sqlite.ResultReadOnly {
-			return nil
-		}
-		return s.sqlErr("enable WAL journal", err)
-	})
+	return s.readyLocked(ctx)
 }
 
 // Close closes every connection; it waits for transactions in flight.
 func (s *Store) Close() error {
-	s.closeOnce.Do(func() {
-		if err := s.pool.Close(); err != nil {
-			s.closeErr = s.sqlErr("close", err)
-		}
-	})
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return s.closeErr
+	}
+	s.closed = true
+	if s.h != nil {
+		s.closeErr = s.h.close(s)
+		s.h = nil
+	}
 	return s.closeErr
 }
 
@@ -222,22 +148,64 @@ func (s *Store) Path() string { return s.path }
 // returns nil. On SQLITE_BUSY/LOCKED the whole transaction is rolled back
 // and fn is run again (bounded, with backoff), so fn must be re-runnable:
 // no side effects outside tx, and results assigned, not appended. fn must
-// not call Store methods (use tx).
+// not call Store methods (use tx). With CreateOnWrite, the first Write
+// creates and migrates the file before fn runs.
 func (s *Store) Write(ctx context.Context, fn func(tx *Tx) error) error {
 	if s.opts.ReadOnly {
 		return s.permErr("write", nil)
 	}
-	return s.retry(ctx, "write transaction", func() error { return s.attempt(ctx, true, fn) })
+	h, err := s.acquire(ctx, true)
+	if err != nil {
+		return err
+	}
+	defer s.mu.RUnlock()
+	return s.writeOn(ctx, h, fn)
 }
 
 // Read runs fn in a read transaction: one consistent snapshot, never
-// blocked by a writer in WAL mode. Writes through tx are refused.
+// blocked by a writer in WAL mode. Writes through tx are refused, and fn
+// must not call Store methods (use tx). With CreateOnWrite, a missing
+// file gives an error wrapping ErrNoStore.
 func (s *Store) Read(ctx context.Context, fn func(tx *Tx) error) error {
-	return s.retry(ctx, "read transaction", func() error { return s.attempt(ctx, false, fn) })
+	h, err := s.acquire(ctx, false)
+	if err != nil {
+		return err
+	}
+	defer s.mu.RUnlock()
+	return s.readOn(ctx, h, fn)
 }
 
-// attempt runs fn once in a transaction on a pooled connection.
-func (s *Store) attempt(ctx context.Context, write bool, fn func(*Tx) error) (err error) {
+func (s *Store) writeOn(ctx context.Context, h *handle, fn func(*Tx) error) error {
+	return s.retry(ctx, "write transaction", func() error { return s.attempt(ctx, h, txWrite, fn) })
+}
+
+// readOn runs a read; when the file's schema changed since we last looked
+// (someone migrated it), the shadow tables are brought up to date and the
+// read runs again before fn ever saw the stale view.
+func (s *Store) readOn(ctx context.Context, h *handle, fn func(*Tx) error) error {
+	return s.retry(ctx, "read transaction", func() error {
+		for range 4 {
+			err := s.attempt(ctx, h, txRead, fn)
+			if !errors.Is(err, errSchemaChanged) {
+				return err
+			}
+		}
+		return s.errf("read transaction: the schema kept changing under the read; retry")
+	})
+}
+
+// txMode is what a transaction is for.
+type txMode int
+
+const (
+	txRead   txMode = iota // a caller's read, through the shadow tables if any
+	txWrite                // a caller's write or a migration
+	txSchema               // our own look at the schema: no shadow, no check
+)
+
+// attempt runs fn once in a transaction on a pooled connection of h.
+func (s *Store) attempt(ctx context.Context, h *handle, mode txMode, fn func(*Tx) error) (err error) {
+	write := mode == txWrite
 	if write {
 		select {
 		case s.writeSem <- struct{}{}:
@@ -246,16 +214,27 @@ func (s *Store) attempt(ctx context.Context, write bool, fn func(*Tx) error) (er
 			return s.ctxErr(ctx, "wait for the write lock")
 		}
 	}
-	conn, err := s.pool.Take(ctx)
+	conn, err := h.pool.Take(ctx)
 	if err != nil {
 		return s.errf("take a connection: %w", err)
 	}
-	defer s.pool.Put(conn)
+	defer h.pool.Put(conn)
+	var sv shadowView
+	if mode != txSchema {
+		if sv, err = h.shadow.prepare(s, conn, mode == txRead); err != nil {
+			return err
+		}
+	}
 	tx := &Tx{s: s, conn: conn, write: write}
 	if err := tx.begin(ctx); err != nil {
 		return err
 	}
 	defer tx.finish(&err)
+	if mode == txRead {
+		if err := h.shadow.check(tx, sv); err != nil {
+			return err
+		}
+	}
 	return fn(tx)
 }
 

@@ -1,0 +1,280 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"io/fs"
+	"os"
+	"sync"
+
+	"zombiezen.com/go/sqlite"
+	"zombiezen.com/go/sqlite/sqlitex"
+)
+
+// handle is one opening of the file: its connections, the identity of the
+// file they opened and what we know of its schema. Reopen replaces it whole.
+type handle struct {
+	pool *sqlitex.Pool
+	// file is the stat of the file the pool opened (device and inode). The
+	// pool opens every connection up front and keeps them, so the inode
+	// stays allocated and cannot be reused by another file while h lives.
+	file os.FileInfo
+	// ready: WAL on and schema complete, so writes may run. Set only under
+	// Store.mu held exclusively.
+	ready  bool
+	shadow shadowState
+	dv     dataVersion
+}
+
+// openHandle opens the pool and the data_version connection on the file at
+// s.path, checking that both opened the file it stat'ed: a file swapped in
+// between would otherwise go unnoticed for good.
+func (s *Store) openHandle() (*handle, error) {
+	for try := 0; try < 3; try++ {
+		before, err := s.statFile()
+		if err != nil {
+			return nil, err
+		}
+		h, err := s.dialHandle()
+		if err != nil {
+			return nil, err
+		}
+		after, err := os.Stat(s.path)
+		if err == nil && os.SameFile(before, after) {
+			h.file = before
+			return h, nil
+		}
+		_ = h.close(s)
+	}
+	return nil, s.errf("the file at this path was replaced three times while being opened; stop whatever rewrites it and retry")
+}
+
+func (s *Store) dialHandle() (*handle, error) {
+	pool, err := sqlitex.NewPool(s.path, sqlitex.PoolOptions{
+		Flags:       s.openFlags(),
+		PoolSize:    s.opts.PoolSize,
+		PrepareConn: s.prepareConn,
+	})
+	if err != nil {
+		return nil, s.sqlErr("open", err)
+	}
+	h := &handle{pool: pool}
+	if err := h.dv.open(s); err != nil {
+		pool.Close()
+		return nil, err
+	}
+	return h, nil
+}
+
+// statFile stats the store file; a missing file is ErrNoStore, explained
+// for the mode the store was opened in.
+func (s *Store) statFile() (os.FileInfo, error) {
+	fi, err := os.Stat(s.path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist) && s.opts.ReadOnly:
+		return nil, s.errf("%w: database file does not exist (%w); a read-only store cannot create it: open it read-write once or fix the path",
+			ErrNoStore, err)
+	case errors.Is(err, fs.ErrNotExist):
+		return nil, s.errf("%w: the file does not exist (%w); the first apply of a virtumancer_host creates it (or check the database path)",
+			ErrNoStore, fs.ErrNotExist)
+	case err != nil:
+		return nil, s.errf("cannot stat the database file: %w; fix the permissions of its directory", err)
+	}
+	return fi, nil
+}
+
+// close closes h's connections; nothing may be using them (Store.mu is
+// held exclusively).
+func (h *handle) close(s *Store) error {
+	dvErr := h.dv.close()
+	if err := h.pool.Close(); err != nil {
+		return s.sqlErr("close", err)
+	}
+	if dvErr != nil {
+		return s.sqlErr("close", dvErr)
+	}
+	return nil
+}
+
+// loadLocked opens the file if it is not open yet, without creating or
+// changing it, and learns its schema. s.mu must be held exclusively.
+func (s *Store) loadLocked(ctx context.Context) error {
+	if s.h != nil {
+		return nil
+	}
+	h, err := s.openHandle()
+	if err != nil {
+		return err
+	}
+	st, err := s.schemaOn(ctx, h)
+	if err == nil && s.opts.ReadOnly {
+		err = s.readOnlySchema(st)
+	}
+	if err != nil {
+		_ = h.close(s)
+		return err
+	}
+	h.shadow.init(st)
+	s.h = h
+	return nil
+}
+
+// readyLocked makes the file writable: created if missing (mode 0600),
+// opened, switched to WAL and migrated. s.mu must be held exclusively.
+func (s *Store) readyLocked(ctx context.Context) error {
+	if s.h != nil && s.h.ready {
+		return nil
+	}
+	if s.h == nil {
+		if err := s.ensureFile(); err != nil {
+			return err
+		}
+		if err := s.loadLocked(ctx); err != nil {
+			return err
+		}
+	}
+	h := s.h
+	if err := s.enableWAL(ctx, h); err != nil {
+		return err
+	}
+	if err := s.migrate(ctx, h); err != nil {
+		return err
+	}
+	h.shadow.complete()
+	h.ready = true
+	return nil
+}
+
+// acquire returns the handle for a transaction with s.mu held shared (the
+// caller releases it), opening the file first if needed: for a write, as
+// far as readyLocked goes; for a read, only if it exists.
+func (s *Store) acquire(ctx context.Context, write bool) (*handle, error) {
+	for {
+		s.mu.RLock()
+		if h := s.h; h != nil && (h.ready || !write) {
+			return h, nil
+		}
+		closed := s.closed
+		s.mu.RUnlock()
+		if closed {
+			return nil, s.errf("%w; open it again", errClosed)
+		}
+		if err := s.prepare(ctx, write); err != nil {
+			return nil, err
+		}
+	}
+}
+
+func (s *Store) prepare(ctx context.Context, write bool) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	switch {
+	case s.closed:
+		return nil // acquire reports it
+	case write:
+		return s.readyLocked(ctx)
+	}
+	return s.loadLocked(ctx)
+}
+
+// openFlags omits OpenCreate (ensureFile did that, with the right mode) and
+// OpenWAL (zombiezen's WAL switch uses its own fixed timeout and no retry;
+// enableWAL does it inside our retry loop instead).
+func (s *Store) openFlags() sqlite.OpenFlags {
+	if s.opts.ReadOnly {
+		return sqlite.OpenReadOnly
+	}
+	return sqlite.OpenReadWrite
+}
+
+// prepareConn replaces zombiezen's default busy handler (block until the
+// context is done, i.e. possibly forever) with a bounded busy timeout, so a
+// stuck lock turns into SQLITE_BUSY for the retry loop.
+func (s *Store) prepareConn(conn *sqlite.Conn) error {
+	conn.SetBusyTimeout(s.opts.BusyTimeout)
+	// Virtumancer declares no foreign keys; make sure none are enforced.
+	return sqlitex.ExecuteTransient(conn, "PRAGMA foreign_keys = OFF", nil)
+}
+
+// enableWAL switches the file to WAL so readers never block the writer.
+// The mode is stored in the file, so later opens by anyone keep it. A file
+// we may not write keeps its mode: reads still work and writes report the
+// permission problem.
+func (s *Store) enableWAL(ctx context.Context, h *handle) error {
+	return s.retry(ctx, "enable WAL journal", func() error {
+		conn, err := h.pool.Take(ctx)
+		if err != nil {
+			return s.errf("enable WAL journal: %w", err)
+		}
+		defer h.pool.Put(conn)
+		err = sqlitex.ExecuteTransient(conn, "PRAGMA journal_mode = wal", nil)
+		if sqlite.ErrCode(err).ToPrimary() == sqlite.ResultReadOnly {
+			return nil
+		}
+		return s.sqlErr("enable WAL journal", err)
+	})
+}
+
+// schemaOn reads the file's schema state on h, outside any shadow.
+func (s *Store) schemaOn(ctx context.Context, h *handle) (schemaState, error) {
+	var st schemaState
+	err := s.retry(ctx, "read schema", func() error {
+		return s.attempt(ctx, h, txSchema, func(tx *Tx) error {
+			var err error
+			st, err = tx.schemaState()
+			return err
+		})
+	})
+	return st, err
+}
+
+// dataVersion is the connection DataVersion asks. It never writes, so its
+// data_version moves exactly when another connection commits.
+type dataVersion struct {
+	mu   sync.Mutex
+	conn *sqlite.Conn
+	stmt *sqlite.Stmt
+}
+
+func (d *dataVersion) open(s *Store) error {
+	conn, err := sqlite.OpenConn(s.path, s.openFlags())
+	if err != nil {
+		return s.sqlErr("open the data_version connection", err)
+	}
+	conn.SetBusyTimeout(s.opts.BusyTimeout)
+	stmt, err := conn.Prepare("PRAGMA data_version")
+	if err != nil {
+		conn.Close()
+		return s.sqlErr("prepare PRAGMA data_version", err)
+	}
+	d.conn, d.stmt = conn, stmt
+	return nil
+}
+
+func (d *dataVersion) close() error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.conn == nil {
+		return nil
+	}
+	err := d.conn.Close()
+	d.conn, d.stmt = nil, nil
+	return err
+}
+
+func (d *dataVersion) read(s *Store) (int64, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.conn == nil {
+		return 0, s.errf("read data version: %w; open it again", errClosed)
+	}
+	_, err := d.stmt.Step()
+	v := d.stmt.ColumnInt64(0)
+	if rerr := d.stmt.Reset(); err == nil {
+		err = rerr
+	}
+	if err != nil {
+		return 0, s.sqlErr("read data version", err)
+	}
+	return v, nil
+}
