@@ -163,7 +163,8 @@ func openStore(p string) (*store.Store, error) {
 	if st, ok := sharedStores[abs]; ok {
 		return st, nil
 	}
-	st, err := store.Open(abs, store.Options{})
+	// Plans only read: the file is created, and migrated, by the first write.
+	st, err := store.Open(abs, store.Options{CreateOnWrite: true})
 	if err != nil {
 		return nil, err
 	}

@@ -156,3 +156,52 @@ func expectErr(parts ...string) *regexp.Regexp {
 	}
 	return regexp.MustCompile(`(?s)` + strings.Join(parts, ".*"))
 }
+
+// TestAccProvider_planWritesNothing: a plan only reads. With no store file
+// it creates none (a mistyped path must not become a new empty store);
+// with a store Virtumancer made, which lacks our tables, it leaves every
+// byte as it was (no migration) and sees "nothing recorded yet".
+func TestAccProvider_planWritesNothing(t *testing.T) {
+	id := acctest.Name("acc-host")
+	vm := fmt.Sprintf("\nresource \"virtumancer_vm\" \"v\" {\n  host_id = virtumancer_host.h.id\n  name = %q\n  memory = 64\n  vcpu = 1\n}\n", acctest.Name("acc-plan"))
+	missing := acctest.StorePath(t)
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: acctest.ProtoV6ProviderFactories,
+		Steps: []resource.TestStep{{
+			Config:             acctest.ProviderConfig(missing) + hostResource(id) + vm,
+			PlanOnly:           true,
+			ExpectNonEmptyPlan: true,
+		}},
+	})
+	if _, err := os.Stat(missing); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("store %s: %v; want it never created by a plan", missing, err)
+	}
+
+	fixture := storetest.CopyFixture(t, storetest.Fixture(t))
+	before := fileBytes(t, fixture)
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: acctest.ProtoV6ProviderFactories,
+		Steps: []resource.TestStep{{
+			Config:             acctest.ProviderConfig(fixture) + hostResource(id) + vm,
+			PlanOnly:           true,
+			ExpectNonEmptyPlan: true,
+		}},
+	})
+	if after := fileBytes(t, fixture); after != before {
+		t.Errorf("the plan changed Virtumancer's store file %s", fixture)
+	}
+	for _, side := range []string{"-wal", "-journal"} {
+		if fi, err := os.Stat(fixture + side); err == nil && fi.Size() > 0 {
+			t.Errorf("the plan left %s (%d bytes): it wrote", fixture+side, fi.Size())
+		}
+	}
+}
+
+func fileBytes(t *testing.T, p string) string {
+	t.Helper()
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}

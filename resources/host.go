@@ -126,7 +126,7 @@ func (r *hostResource) Create(ctx context.Context, req resource.CreateRequest, r
 	if _, err := r.data.Store.GetHost(ctx, h.ID); err == nil {
 		resp.Diagnostics.Append(hostExistsDiag(h.ID, r.data.Store.Path()))
 		return
-	} else if !errors.Is(err, store.ErrNotFound) {
+	} else if !store.Absent(err) {
 		resp.Diagnostics.AddError("Unable to read the Virtumancer store", err.Error())
 		return
 	}
@@ -165,7 +165,7 @@ func (r *hostResource) Read(ctx context.Context, req resource.ReadRequest, resp 
 	ctx = tflog.SetField(ctx, "host", state.ID.ValueString())
 
 	h, err := r.data.Store.GetHost(ctx, state.ID.ValueString())
-	if errors.Is(err, store.ErrNotFound) {
+	if store.Absent(err) {
 		tflog.Info(ctx, "host row is gone; removing it from state")
 		resp.State.RemoveResource(ctx)
 		return
@@ -234,7 +234,7 @@ func (r *hostResource) Delete(ctx context.Context, req resource.DeleteRequest, r
 	id := state.ID.ValueString()
 	ctx = tflog.SetField(ctx, "host", id)
 	n, err := r.data.Store.DeleteHost(ctx, id)
-	if errors.Is(err, store.ErrNotFound) {
+	if store.Absent(err) {
 		tflog.Info(ctx, "host row already gone")
 		return
 	}

@@ -2,7 +2,6 @@ package resources
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -120,7 +119,7 @@ func (r *vmResource) refresh(ctx context.Context, m *vmModel, diags *diag.Diagno
 func (r *vmResource) recordedRow(ctx context.Context, hostID, name string, diags *diag.Diagnostics) (*store.VM, bool) {
 	row, err := r.data.Store.GetVM(ctx, hostID, name)
 	switch {
-	case errors.Is(err, store.ErrNotFound):
+	case store.Absent(err):
 		return nil, true
 	case err != nil:
 		diags.AddError("Unable to read the store", err.Error()+"\nThe state is left as it was.")

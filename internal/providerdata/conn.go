@@ -21,7 +21,7 @@ var ErrUnknownHost = errors.New("unknown host")
 // (the caller must keep state and report it).
 func (d *Data) HostConn(ctx context.Context, hostID string) (*hypervisor.Conn, store.Host, error) {
 	h, err := d.Store.GetHost(ctx, hostID)
-	if errors.Is(err, store.ErrNotFound) {
+	if store.Absent(err) {
 		return nil, h, fmt.Errorf("%w: host_id %q is not in the store %s; create it with a virtumancer_host resource or fix host_id", ErrUnknownHost, hostID, d.Store.Path())
 	}
 	if err != nil {

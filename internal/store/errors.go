@@ -101,3 +101,11 @@ type busyError struct {
 
 func (e *busyError) Error() string   { return e.msg }
 func (e *busyError) Unwrap() []error { return []error{ErrBusy, e.cause} }
+
+// Absent reports whether err says the row does not exist: the row is
+// missing (ErrNotFound) or the whole store is not there yet (ErrNoStore, a
+// store opened with CreateOnWrite before its first write). Resources treat
+// both alike; data sources tell them apart.
+func Absent(err error) bool {
+	return errors.Is(err, ErrNotFound) || errors.Is(err, ErrNoStore)
+}
