@@ -68,7 +68,9 @@ func (d *vmDataSource) Schema(_ context.Context, _ datasource.SchemaRequest, res
 	}
 	resp.Schema = schema.Schema{
 		Description: "One VM recorded in the Virtumancer store: its recorded configuration (the row's config_json, in the units " +
-			"of `virtumancer_vm`), plus its live state and drift when the host answers. Works for VMs Terraform does not manage.",
+			"of `virtumancer_vm`), plus its live state, `verdict` and drift when the host answers. Works for VMs Terraform does not manage. " +
+			"A host that does not answer, a domain that cannot be read and a recorded configuration that cannot be read are warnings, " +
+			"not errors (the last leaves the recorded attributes null and still shows the live state).",
 		Attributes: attrs,
 	}
 }
