@@ -53,8 +53,8 @@ func (d *vmDataSource) Schema(_ context.Context, _ datasource.SchemaRequest, res
 			" (the verdicts of `virtumancer_drift`)."},
 		"reachable": schema.BoolAttribute{Computed: true, Description: "Whether the host answered. When it did not, `state` is the recorded one and `domain_id` and `drift` are null."},
 		"state": schema.StringAttribute{Computed: true, Description: "Power state as virsh names it (" + quoted(vminfo.StateNames) +
-			"), read live; `" + stateMissing + "` when the host answered but has no such domain; the state recorded in config_json " +
-			"when the domain could not be read (null when the record cannot be read either)."},
+			"), read live; `" + stateMissing + "` when the host answered but has no such domain; the recorded state when the host did not answer " +
+			"or the domain could not be read (null when the record cannot be read either)."},
 		"domain_id": schema.Int64Attribute{Computed: true, Description: "Libvirt id of the running domain; 0 when it is not running. Null when the domain could not be read or is missing."},
 		"drift": schema.ListNestedAttribute{
 			Computed: true,
