@@ -2,7 +2,7 @@ package datasources
 
 import (
 	"context"
-	"fmt"
+	"slices"
 
 	"github.com/hashicorp/terraform-plugin-framework/datasource"
 	"github.com/hashicorp/terraform-plugin-framework/datasource/schema"
@@ -10,9 +10,9 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/types"
 	"github.com/hashicorp/terraform-plugin-log/tflog"
 
+	"github.com/virtumancer/terraform-provider-virtumancer/internal/observe"
 	"github.com/virtumancer/terraform-provider-virtumancer/internal/providerdata"
 	"github.com/virtumancer/terraform-provider-virtumancer/internal/validate"
-	"github.com/virtumancer/terraform-provider-virtumancer/internal/vminfo"
 )
 
 var _ datasource.DataSourceWithConfigure = (*driftDataSource)(nil)
@@ -30,31 +30,44 @@ func (d *driftDataSource) Metadata(_ context.Context, req datasource.MetadataReq
 
 func (d *driftDataSource) Schema(_ context.Context, _ datasource.SchemaRequest, resp *datasource.SchemaResponse) {
 	resp.Schema = schema.Schema{
-		Description: "Every drifted VM on every host, read live: each VM row's recorded configuration (config_json) compared with " +
+		Description: "Every VM of the store that needs attention, read live: each VM row's recorded configuration compared with " +
 			"its domain's persistent definition, field by field, for all VMs of the store, whether Terraform manages them or not. " +
-			"Runtime fields (state, id, cpu time) are not drift. A host that does not answer is a warning and is listed in " +
-			"`unreachable_hosts`; a row whose config_json cannot be read is a warning and is skipped.",
+			"Runtime fields (state, id, cpu time) are not drift. `in_step` is the gate: true when no VM needs attention and every " +
+			"host answered. A host that does not answer is a warning and is listed in `unreachable_hosts`; a row whose recorded " +
+			"configuration cannot be read, or a domain libvirt describes in a way that cannot be read, is a warning and is listed " +
+			"in `vms` with its verdict. This is the report `virtumancer-sync drift --json` prints, in HCL.",
 		Attributes: map[string]schema.Attribute{
 			// Optional
 			"host_id": schema.StringAttribute{Optional: true, Validators: []validator.String{validate.NonEmpty()},
 				Description: "Only VMs recorded on this host."},
 
 			// Computed
+			"in_step": schema.BoolAttribute{Computed: true, Description: "True when `vms` and `unreachable_hosts` are both empty: " +
+				"no VM needs attention and every host answered. Gate a run on it with a `postcondition` (see the example)."},
 			"vms": schema.ListNestedAttribute{
-				Computed:    true,
-				Description: "The VMs whose live configuration differs from the recorded one, ordered by host id then name.",
+				Computed: true,
+				Description: "The VMs that need attention, ordered by host id then name, one entry per VM with its `verdict`: " +
+					quoted(attentionVerdicts) + ". A VM on a host that did not answer is not listed here (its host is in `unreachable_hosts`).",
 				NestedObject: schema.NestedAttributeObject{Attributes: map[string]schema.Attribute{
 					"host_id": schema.StringAttribute{Computed: true, Description: "Host id."},
 					"name":    schema.StringAttribute{Computed: true, Description: "Domain name."},
+					"verdict": schema.StringAttribute{Computed: true, Description: "Why it needs attention: " + quoted(attentionVerdicts) + "."},
+					"state": schema.StringAttribute{Computed: true, Description: "Power state as virsh names it, read live; null when the domain " +
+						"is missing or could not be read."},
+					"row_id": schema.Int64Attribute{Computed: true, Description: "Id of the VM's `virtual_machines` row."},
 					"fields": schema.ListNestedAttribute{
-						Computed: true, Description: "The drifted fields, sorted by field path.",
+						Computed: true, Description: "The drifted fields (verdict `drifted`; empty otherwise), sorted by config_json path.",
 						NestedObject: schema.NestedAttributeObject{Attributes: driftFieldAttributes()},
 					},
+					"error": schema.StringAttribute{Computed: true, Description: "Why the record or the domain cannot be read " +
+						"(verdicts `record_unreadable`, `domain_unreadable`); null otherwise."},
+					"remedy": schema.StringAttribute{Computed: true, Description: "What makes the verdict go away, in one sentence."},
 				}},
 			},
 			"missing": schema.ListNestedAttribute{
-				Computed:    true,
-				Description: "VMs recorded in the store whose domain does not exist on their host (which answered).",
+				Computed: true,
+				Description: "The entries of `vms` whose verdict is `missing`: recorded in the store, but the domain does not exist " +
+					"on its host (which answered).",
 				NestedObject: schema.NestedAttributeObject{Attributes: map[string]schema.Attribute{
 					"host_id": schema.StringAttribute{Computed: true, Description: "Host id."},
 					"name":    schema.StringAttribute{Computed: true, Description: "Domain name."},
@@ -62,11 +75,17 @@ func (d *driftDataSource) Schema(_ context.Context, _ datasource.SchemaRequest, 
 			},
 			"unreachable_hosts": schema.ListAttribute{
 				Computed: true, ElementType: types.StringType,
-				Description: "Hosts with VM rows that could not be asked; their VMs are neither in `vms` nor in `missing`.",
+				Description: "Hosts with VM rows that could not be asked, sorted; their VMs are not compared and not listed in `vms`.",
 			},
 		},
 	}
 }
+
+// attentionVerdicts are the verdicts listed in `vms` (observe's Attention,
+// less host_unreachable, which is listed by host).
+var attentionVerdicts = slices.DeleteFunc(slices.Clone(observe.Verdicts), func(v observe.Verdict) bool {
+	return !v.Attention() || v == observe.HostUnreachable
+})
 
 func (d *driftDataSource) Configure(_ context.Context, req datasource.ConfigureRequest, resp *datasource.ConfigureResponse) {
 	configureInto(&d.data, req, resp)
@@ -84,58 +103,72 @@ func (d *driftDataSource) Read(ctx context.Context, req datasource.ReadRequest, 
 	}
 	rows, err := listRows(ctx, data.Store, m.HostID)
 	if err != nil {
-		resp.Diagnostics.AddError("Unable to read the Virtumancer store", err.Error())
+		storeReadFailed(&resp.Diagnostics, data.Store.Path(), err)
 		return
 	}
-	readable := rows[:0:0]
-	for _, r := range rows {
-		if r.ConfigErr != nil {
-			corruptRowWarning(&resp.Diagnostics, r, "It cannot be compared and is left out.")
-			continue
-		}
-		readable = append(readable, r)
+	results, failures := check(ctx, data, rows)
+	warnObserved(&resp.Diagnostics, results, failures, driftShown)
+	rep := observe.NewReport(results, hostErrors(failures))
+	m.render(rep)
+	for _, e := range rep.VMs {
+		tflog.Info(ctx, "needs attention", map[string]any{"host": e.Host, "vm": e.VM, "verdict": string(e.Verdict), "line": e.Line()})
 	}
-
-	live := fetchLive(ctx, data, readable, true)
-	for _, id := range sortedUnreachable(live) {
-		unreachableWarning(&resp.Diagnostics, id, live[id].Err, "Its VMs are not compared; the host is listed in unreachable_hosts.")
-	}
-	m.VMs, m.Missing = []driftVMModel{}, []driftMissingModel{}
-	for _, r := range readable {
-		hl := live[r.HostID]
-		if hl.Err != nil {
-			continue
-		}
-		lv := hl.VMs[r.Name]
-		switch {
-		case lv.Err != nil:
-			resp.Diagnostics.AddWarning("Unable to read a domain",
-				fmt.Sprintf("Host %q answered but reading domain %q failed: %s. It is left out.", r.HostID, r.Name, lv.Err))
-		case !lv.Exists:
-			m.Missing = append(m.Missing, driftMissingModel{HostID: types.StringValue(r.HostID), Name: types.StringValue(r.Name)})
-		default:
-			if ds := vminfo.Compare(r.Config, lv.Info); len(ds) > 0 {
-				tflog.Info(ctx, "drift", map[string]any{"host": r.HostID, "vm": r.Name, "summary": vminfo.DriftSummary(r.Name, ds)})
-				m.VMs = append(m.VMs, driftVMModel{HostID: types.StringValue(r.HostID), Name: types.StringValue(r.Name), Fields: driftModels(ds)})
-			}
-		}
-	}
-	m.UnreachableHosts = sortedUnreachable(live)
-	tflog.Debug(ctx, "compared vms", map[string]any{"rows": len(readable), "drifted": len(m.VMs), "missing": len(m.Missing)})
+	tflog.Debug(ctx, "checked vms", map[string]any{"checked": rep.Checked, "attention": len(rep.VMs), "in_step": rep.InStep})
 	resp.Diagnostics.Append(resp.State.Set(ctx, &m)...)
+}
+
+// driftShown says what virtumancer_drift shows for a verdict it warns about.
+var driftShown = map[observe.Verdict]string{
+	observe.HostUnreachable:  "Its VMs are not compared; the host is listed in `unreachable_hosts` and `in_step` is false.",
+	observe.RecordUnreadable: "It is listed in `vms` with verdict `record_unreadable` and `in_step` is false.",
+	observe.DomainUnreadable: "It is listed in `vms` with verdict `domain_unreadable` and `in_step` is false.",
+}
+
+func hostErrors(failures []observe.HostFailure) []observe.HostError {
+	out := make([]observe.HostError, len(failures))
+	for i, f := range failures {
+		out[i] = observe.HostError{Host: f.HostID, Error: f.Err.Error()}
+	}
+	return out
+}
+
+// render fills m from the report.
+func (m *driftDataModel) render(rep observe.Report) {
+	m.InStep = types.BoolValue(rep.InStep)
+	m.VMs, m.Missing = make([]driftVMModel, 0, len(rep.VMs)), []driftMissingModel{}
+	for _, e := range rep.VMs {
+		m.VMs = append(m.VMs, driftVMModel{
+			HostID: types.StringValue(e.Host), Name: types.StringValue(e.VM), Verdict: types.StringValue(string(e.Verdict)),
+			State: optString(e.State), RowID: types.Int64Value(e.RowID), Fields: driftFields(e.Drift),
+			Error: optString(e.Error), Remedy: types.StringValue(e.Remedy),
+		})
+		if e.Verdict == observe.Missing {
+			m.Missing = append(m.Missing, driftMissingModel{HostID: types.StringValue(e.Host), Name: types.StringValue(e.VM)})
+		}
+	}
+	m.UnreachableHosts = make([]string, 0, len(rep.UnreachableHosts))
+	for _, h := range rep.UnreachableHosts {
+		m.UnreachableHosts = append(m.UnreachableHosts, h.Host)
+	}
 }
 
 type driftDataModel struct {
 	HostID           types.String        `tfsdk:"host_id"`
+	InStep           types.Bool          `tfsdk:"in_step"`
 	VMs              []driftVMModel      `tfsdk:"vms"`
 	Missing          []driftMissingModel `tfsdk:"missing"`
 	UnreachableHosts []string            `tfsdk:"unreachable_hosts"`
 }
 
 type driftVMModel struct {
-	HostID types.String `tfsdk:"host_id"`
-	Name   types.String `tfsdk:"name"`
-	Fields []driftModel `tfsdk:"fields"`
+	HostID  types.String `tfsdk:"host_id"`
+	Name    types.String `tfsdk:"name"`
+	Verdict types.String `tfsdk:"verdict"`
+	State   types.String `tfsdk:"state"`
+	RowID   types.Int64  `tfsdk:"row_id"`
+	Fields  []driftModel `tfsdk:"fields"`
+	Error   types.String `tfsdk:"error"`
+	Remedy  types.String `tfsdk:"remedy"`
 }
 
 type driftMissingModel struct {

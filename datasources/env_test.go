@@ -29,14 +29,23 @@ const unreachableURI = "qemu+ssh://root@127.0.0.1:1/system"
 //	up   (test:///default): run  - running domain, recorded as defined
 //	                        off  - shut-off domain, recorded with vcpu 2 (live 1): drift
 //	                        gone - row only: its domain is missing
-//	                        bad  - row with a corrupt config_json
+//	                        bad  - shut-off domain whose row has a corrupt config_json
 //	down (unreachable):     far  - row only, recorded state "shut off"
 type liveEnv struct {
 	t                        *testing.T
 	db                       string
 	up, down                 string
 	run, off, gone, bad, far string
+	badRow                   int64 // the virtual_machines id of bad
 }
+
+// badConfigJSON is bad's config_json: cut short, and memory is no number.
+const badConfigJSON = `{"name": "oops", "memory": "lots"`
+
+// vcpuDrift is off's drift: recorded vcpu 2, live 1.
+var vcpuDrift = knownvalue.ObjectExact(map[string]knownvalue.Check{
+	"attribute": str("vcpu"), "recorded": str("2"), "live": str("1"), "path": str("vcpu"), "field": str("vcpu"),
+})
 
 func newLiveEnv(t *testing.T) *liveEnv {
 	t.Helper()
@@ -63,13 +72,19 @@ func newLiveEnv(t *testing.T) *liveEnv {
 	}
 	e.define(e.run, true)
 	e.define(e.off, false)
+	e.define(e.bad, false)
 	record(e.up, e.run, func(c *vminfo.VMInfo) { c.State = vminfo.StateRunning })
 	record(e.up, e.off, func(c *vminfo.VMInfo) { c.Vcpu, c.State = 2, vminfo.StateShutoff })
 	record(e.up, e.gone, func(c *vminfo.VMInfo) { c.State = vminfo.StateRunning })
 	record(e.down, e.far, func(c *vminfo.VMInfo) { c.State = vminfo.StateShutoff })
 	now := store.FormatTime(time.Now())
 	storetest.Exec(t, e.db, "INSERT INTO virtual_machines (created_at, updated_at, name, host_id, config_json) VALUES (?, ?, ?, ?, ?)",
-		now, now, e.bad, e.up, `{"name": "oops", "memory": "lots"`)
+		now, now, e.bad, e.up, badConfigJSON)
+	bad, err := st.GetVM(ctx, e.up, e.bad)
+	if err != nil || bad.ConfigErr == nil {
+		t.Fatalf("corrupt row %s: %+v, %v; want a row whose config_json cannot be read", e.bad, bad, err)
+	}
+	e.badRow = bad.ID
 	return e
 }
 

@@ -22,7 +22,7 @@ func TestAccDataSources_fixture(t *testing.T) {
 	vm := func(name string) knownvalue.Check {
 		return knownvalue.ObjectPartial(map[string]knownvalue.Check{
 			"id": str("local/" + name), "host_id": str("local"), "name": str(name),
-			"state": str("missing"), "live": knownvalue.Bool(true),
+			"verdict": str("missing"), "state": str("missing"), "live": knownvalue.Bool(true),
 			"memory": knownvalue.Int64Exact(64), "max_memory": knownvalue.Int64Exact(64),
 			"vcpu": knownvalue.Int64Exact(1), "autostart": knownvalue.Bool(false), "uuid": knownvalue.Null(),
 		})
@@ -71,9 +71,14 @@ data "virtumancer_drift" "all" {}
 				expectKnown("data.virtumancer_vm.alpha", "config_json", str(`{"id":0,"name":"alpha","state":5,"max_mem":65536,"memory":65536,"vcpu":1,"cpu_time":0,"uptime":-1,"persistent":true,"autostart":false,"graphics":{"vnc":true,"spice":false}}`)),
 				expectKnown("data.virtumancer_vm.alpha", "reachable", knownvalue.Bool(true)),
 				expectKnown("data.virtumancer_vm.alpha", "state", str("missing")),
+				expectKnown("data.virtumancer_vm.alpha", "verdict", str("missing")),
 				expectKnown("data.virtumancer_vm.alpha", "drift", knownvalue.Null()),
 
-				expectKnown("data.virtumancer_drift.all", "vms", knownvalue.ListExact([]knownvalue.Check{})),
+				expectKnown("data.virtumancer_drift.all", "in_step", knownvalue.Bool(false)),
+				expectKnown("data.virtumancer_drift.all", "vms", knownvalue.ListExact([]knownvalue.Check{
+					knownvalue.ObjectPartial(map[string]knownvalue.Check{"name": str("alpha"), "verdict": str("missing")}),
+					knownvalue.ObjectPartial(map[string]knownvalue.Check{"name": str("beta"), "verdict": str("missing")}),
+				})),
 				expectKnown("data.virtumancer_drift.all", "missing", knownvalue.ListExact([]knownvalue.Check{missing("alpha"), missing("beta")})),
 				expectKnown("data.virtumancer_drift.all", "unreachable_hosts", knownvalue.ListExact([]knownvalue.Check{})),
 			},

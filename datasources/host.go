@@ -78,7 +78,7 @@ func (d *hostDataSource) Read(ctx context.Context, req datasource.ReadRequest, r
 		return
 	}
 	if err != nil {
-		resp.Diagnostics.AddError("Unable to read the Virtumancer store", err.Error())
+		storeReadFailed(&resp.Diagnostics, data.Store.Path(), err)
 		return
 	}
 	m.URI = types.StringValue(h.URI)

@@ -52,7 +52,7 @@ func (d *hostsDataSource) Read(ctx context.Context, _ datasource.ReadRequest, re
 	}
 	hosts, err := data.Store.ListHosts(ctx)
 	if err != nil {
-		resp.Diagnostics.AddError("Unable to read the Virtumancer store", err.Error())
+		storeReadFailed(&resp.Diagnostics, data.Store.Path(), err)
 		return
 	}
 	m := hostsDataModel{Hosts: make([]hostsItemModel, 0, len(hosts))}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/hashicorp/terraform-plugin-framework/datasource"
@@ -13,6 +14,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/types"
 	"github.com/hashicorp/terraform-plugin-log/tflog"
 
+	"github.com/virtumancer/terraform-provider-virtumancer/internal/observe"
 	"github.com/virtumancer/terraform-provider-virtumancer/internal/providerdata"
 	"github.com/virtumancer/terraform-provider-virtumancer/internal/store"
 	"github.com/virtumancer/terraform-provider-virtumancer/internal/validate"
@@ -47,14 +49,17 @@ func (d *vmDataSource) Schema(_ context.Context, _ datasource.SchemaRequest, res
 		"updated_at":  schema.StringAttribute{Computed: true, Description: "When the row was last written (RFC 3339)."},
 
 		// Computed: live
+		"verdict": schema.StringAttribute{Computed: true, Description: "What the VM is relative to its record: " + quoted(vmVerdicts) +
+			" (the verdicts of `virtumancer_drift`)."},
 		"reachable": schema.BoolAttribute{Computed: true, Description: "Whether the host answered. When it did not, `state` is the recorded one and `domain_id` and `drift` are null."},
 		"state": schema.StringAttribute{Computed: true, Description: "Power state as virsh names it (" + quoted(vminfo.StateNames) +
-			"), read live; `" + stateMissing + "` when the host answered but has no such domain; the state recorded in config_json when the host did not answer."},
-		"domain_id": schema.Int64Attribute{Computed: true, Description: "Libvirt id of the running domain; 0 when it is not running. Null when the domain could not be read."},
+			"), read live; `" + stateMissing + "` when the host answered but has no such domain; the recorded state when the host did not answer " +
+			"or the domain could not be read (null when the record cannot be read either)."},
+		"domain_id": schema.Int64Attribute{Computed: true, Description: "Libvirt id of the running domain; 0 when it is not running. Null when the domain could not be read or is missing."},
 		"drift": schema.ListNestedAttribute{
 			Computed: true,
-			Description: "Configuration fields whose live value differs from the recorded one (empty when none). " +
-				"Null when the host did not answer or the domain is missing.",
+			Description: "Configuration fields whose live value differs from the recorded one, in the attributes' units (empty when none). " +
+				"Null when nothing was compared: the host did not answer, the domain is missing or unreadable, or the record cannot be read.",
 			NestedObject: schema.NestedAttributeObject{Attributes: driftFieldAttributes()},
 		},
 	}
@@ -63,7 +68,9 @@ func (d *vmDataSource) Schema(_ context.Context, _ datasource.SchemaRequest, res
 	}
 	resp.Schema = schema.Schema{
 		Description: "One VM recorded in the Virtumancer store: its recorded configuration (the row's config_json, in the units " +
-			"of `virtumancer_vm`), plus its live state and drift when the host answers. Works for VMs Terraform does not manage.",
+			"of `virtumancer_vm`), plus its live state, `verdict` and drift when the host answers. Works for VMs Terraform does not manage. " +
+			"A host that does not answer, a domain that cannot be read and a recorded configuration that cannot be read are warnings, " +
+			"not errors (the last leaves the recorded attributes null and still shows the live state).",
 		Attributes: attrs,
 	}
 }
@@ -107,14 +114,6 @@ func recordedAttributes() map[string]schema.Attribute {
 	}
 }
 
-func driftFieldAttributes() map[string]schema.Attribute {
-	return map[string]schema.Attribute{
-		"field":    schema.StringAttribute{Computed: true, Description: "Field path in config_json, e.g. `memory` or `disks[vda].path`."},
-		"recorded": schema.StringAttribute{Computed: true, Description: "Recorded value."},
-		"live":     schema.StringAttribute{Computed: true, Description: "Live value."},
-	}
-}
-
 func (d *vmDataSource) Configure(_ context.Context, req datasource.ConfigureRequest, resp *datasource.ConfigureResponse) {
 	configureInto(&d.data, req, resp)
 }
@@ -141,49 +140,45 @@ func (d *vmDataSource) Read(ctx context.Context, req datasource.ReadRequest, res
 		return
 	}
 	if err != nil {
-		resp.Diagnostics.AddError("Unable to read the Virtumancer store", err.Error())
+		storeReadFailed(&resp.Diagnostics, data.Store.Path(), err)
 		return
 	}
-	if row.ConfigErr != nil {
-		resp.Diagnostics.AddAttributeError(path.Root("name"), "Unreadable config_json",
-			fmt.Sprintf("VM %q on host %q (row %d) has a config_json that cannot be read: %s. "+
-				"Import the VM with a virtumancer_vm resource (or fix the row in Virtumancer) to record its configuration again.",
-				name, hostID, row.ID, row.ConfigErr))
-		return
-	}
+	results, failures := check(ctx, data, []store.VM{row})
+	warnObserved(&resp.Diagnostics, results, failures, vmShown)
+	m.render(row, results[0])
+	tflog.Debug(ctx, "read vm", map[string]any{"verdict": m.Verdict.ValueString(), "state": m.State.ValueString()})
+	resp.Diagnostics.Append(resp.State.Set(ctx, &m)...)
+}
 
-	m.ID = types.StringValue(hostID + "/" + name)
+// vmVerdicts are the verdicts a virtumancer_vm data source can show: its
+// row exists, so never no_record.
+var vmVerdicts = slices.DeleteFunc(slices.Clone(observe.Verdicts), func(v observe.Verdict) bool { return v == observe.NoRecord })
+
+// vmShown says what virtumancer_vm shows for a verdict it warns about.
+var vmShown = map[observe.Verdict]string{
+	observe.HostUnreachable:  "`reachable` is false, `state` is the recorded one, and `domain_id` and `drift` are null.",
+	observe.RecordUnreadable: "Its recorded attributes and `drift` are null; `state` and `domain_id` are read live.",
+	observe.DomainUnreadable: "`state` is the recorded one; `domain_id` and `drift` are null.",
+}
+
+// render fills m from the row and its verdict.
+func (m *vmDataModel) render(row store.VM, r observe.Result) {
+	m.ID = types.StringValue(row.HostID + "/" + row.Name)
 	m.ConfigJSON = types.StringValue(row.ConfigJSON)
 	m.CreatedAt = timeValue(row.CreatedAt)
 	m.UpdatedAt = timeValue(row.UpdatedAt)
-	m.recordedModel = recordedOf(row.Config)
-
-	hl := fetchLive(ctx, data, []store.VM{row}, true)[hostID]
-	lv := hl.VMs[name]
-	switch {
-	case hl.Err != nil:
-		unreachableWarning(&resp.Diagnostics, hostID, hl.Err, "state is the recorded one; domain_id and drift are null.")
-		m.Reachable = types.BoolValue(false)
-		m.State = types.StringValue(vminfo.StateName(row.Config.State))
-		m.DomainID, m.Drift = types.Int64Null(), nil
-	case lv.Err != nil:
-		resp.Diagnostics.AddError("Unable to read the domain", fmt.Sprintf("Host %q answered but reading domain %q failed: %s", hostID, name, lv.Err))
-		return
-	case !lv.Exists:
-		m.Reachable = types.BoolValue(true)
-		m.State = types.StringValue(stateMissing)
-		m.DomainID, m.Drift = types.Int64Null(), nil
-	default:
-		m.Reachable = types.BoolValue(true)
-		m.State = types.StringValue(vminfo.StateName(lv.State))
-		m.DomainID = types.Int64Value(int64(lv.Domain.ID))
-		m.Drift = driftModels(vminfo.Compare(row.Config, lv.Info))
-		if m.UUID.IsNull() {
-			m.UUID = types.StringValue(lv.Domain.UUID)
-		}
+	rec := recordOf(row)
+	m.recordedModel = recordedOf(rec)
+	s := shownOf(r, rec)
+	m.Verdict = types.StringValue(string(r.Verdict))
+	m.Reachable, m.State, m.DomainID = types.BoolValue(s.Reachable), s.State, s.DomainID
+	m.Drift = nil
+	if r.Verdict == observe.InStep || r.Verdict == observe.Drifted {
+		m.Drift = driftFields(observe.Words(r.Drift))
 	}
-	tflog.Debug(ctx, "read vm", map[string]any{"state": m.State.ValueString()})
-	resp.Diagnostics.Append(resp.State.Set(ctx, &m)...)
+	if m.UUID.IsNull() && s.UUID != "" {
+		m.UUID = types.StringValue(s.UUID)
+	}
 }
 
 func timeValue(t time.Time) types.String {
@@ -207,6 +202,7 @@ type vmDataModel struct {
 	ConfigJSON types.String `tfsdk:"config_json"`
 	CreatedAt  types.String `tfsdk:"created_at"`
 	UpdatedAt  types.String `tfsdk:"updated_at"`
+	Verdict    types.String `tfsdk:"verdict"`
 	Reachable  types.Bool   `tfsdk:"reachable"`
 	State      types.String `tfsdk:"state"`
 	DomainID   types.Int64  `tfsdk:"domain_id"`
@@ -246,15 +242,17 @@ type interfaceModel struct {
 	MAC     types.String `tfsdk:"mac"`
 }
 
-type driftModel struct {
-	Field    types.String `tfsdk:"field"`
-	Recorded types.String `tfsdk:"recorded"`
-	Live     types.String `tfsdk:"live"`
-}
-
-// recordedOf converts config_json's VMInfo into the resource's units (MiB).
-// A nil Disks or Interfaces (not recorded) stays null; an empty one is [].
-func recordedOf(v vminfo.VMInfo) recordedModel {
+// recordedOf converts the recorded VMInfo into the resource's units (MiB);
+// every attribute is null when the record cannot be read (nil). A nil Disks
+// or Interfaces (not recorded) stays null; an empty one is [].
+func recordedOf(rec *vminfo.VMInfo) recordedModel {
+	if rec == nil {
+		return recordedModel{
+			UUID: types.StringNull(), Vcpu: types.Int64Null(), Memory: types.Int64Null(), MaxMemory: types.Int64Null(),
+			Autostart: types.BoolNull(), Persistent: types.BoolNull(), Graphics: types.StringNull(), DomainType: types.StringNull(),
+		}
+	}
+	v := *rec
 	r := recordedModel{
 		UUID:       optString(v.UUID),
 		Vcpu:       types.Int64Value(int64(v.Vcpu)),
@@ -288,12 +286,4 @@ func recordedOf(v vminfo.VMInfo) recordedModel {
 		}
 	}
 	return r
-}
-
-func driftModels(ds []vminfo.Drift) []driftModel {
-	out := make([]driftModel, 0, len(ds))
-	for _, d := range ds {
-		out = append(out, driftModel{Field: types.StringValue(d.Field), Recorded: types.StringValue(d.Recorded), Live: types.StringValue(d.Live)})
-	}
-	return out
 }

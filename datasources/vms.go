@@ -2,7 +2,6 @@ package datasources
 
 import (
 	"context"
-	"fmt"
 	"regexp"
 
 	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
@@ -12,10 +11,10 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/types"
 	"github.com/hashicorp/terraform-plugin-log/tflog"
 
+	"github.com/virtumancer/terraform-provider-virtumancer/internal/observe"
 	"github.com/virtumancer/terraform-provider-virtumancer/internal/providerdata"
 	"github.com/virtumancer/terraform-provider-virtumancer/internal/store"
 	"github.com/virtumancer/terraform-provider-virtumancer/internal/validate"
-	"github.com/virtumancer/terraform-provider-virtumancer/internal/vminfo"
 )
 
 var _ datasource.DataSourceWithConfigure = (*vmsDataSource)(nil)
@@ -35,7 +34,8 @@ func (d *vmsDataSource) Schema(_ context.Context, _ datasource.SchemaRequest, re
 	resp.Schema = schema.Schema{
 		Description: "The VMs recorded in the Virtumancer store (soft-deleted rows excluded), optionally filtered by host, " +
 			"state and name. Configuration fields are the recorded ones; `state` is read live from each host. " +
-			"A host that does not answer and a row whose config_json cannot be read are warnings, not errors.",
+			"A host that does not answer, a domain that cannot be read and a row whose recorded configuration cannot be read " +
+			"are warnings, not errors: the VM is still listed.",
 		Attributes: map[string]schema.Attribute{
 			// Optional
 			"host_id": schema.StringAttribute{Optional: true, Validators: []validator.String{validate.NonEmpty()},
@@ -54,7 +54,10 @@ func (d *vmsDataSource) Schema(_ context.Context, _ datasource.SchemaRequest, re
 					"host_id": schema.StringAttribute{Computed: true, Description: "Host id."},
 					"name":    schema.StringAttribute{Computed: true, Description: "Domain name."},
 					"state": schema.StringAttribute{Computed: true, Description: "Power state as virsh names it, read live; `" + stateMissing +
-						"` when the host answered but has no such domain; the recorded state when the host did not answer (`live` is false)."},
+						"` when the host answered but has no such domain; the recorded state when the host did not answer or the domain " +
+						"could not be read (`live` is false; null when the record cannot be read either)."},
+					"verdict": schema.StringAttribute{Computed: true, Description: "What the VM is relative to its record: " + quoted(vmVerdicts) +
+						" (the verdicts of `virtumancer_drift`)."},
 					"live":       schema.BoolAttribute{Computed: true, Description: "Whether `state` was read from the host."},
 					"uuid":       schema.StringAttribute{Computed: true, Description: "Recorded UUID, else the live domain's; null when neither is known."},
 					"vcpu":       schema.Int64Attribute{Computed: true, Description: "Recorded number of virtual CPUs; null when config_json cannot be read."},
@@ -87,7 +90,7 @@ func (d *vmsDataSource) Read(ctx context.Context, req datasource.ReadRequest, re
 	}
 	rows, err := listRows(ctx, data.Store, m.HostID)
 	if err != nil {
-		resp.Diagnostics.AddError("Unable to read the Virtumancer store", err.Error())
+		storeReadFailed(&resp.Diagnostics, data.Store.Path(), err)
 		return
 	}
 	if re := m.NameRegex.ValueString(); re != "" {
@@ -101,29 +104,31 @@ func (d *vmsDataSource) Read(ctx context.Context, req datasource.ReadRequest, re
 		rows = kept
 	}
 
-	live := fetchLive(ctx, data, rows, false)
-	for _, id := range sortedUnreachable(live) {
-		unreachableWarning(&resp.Diagnostics, id, live[id].Err, "Its VMs are listed with the state recorded in the store.")
-	}
+	results, failures := check(ctx, data, rows)
 	m.VMs = make([]vmsItemModel, 0, len(rows))
-	for _, r := range rows {
-		hl := live[r.HostID]
-		item := vmsItem(r, hl)
+	kept := results[:0:0]
+	for _, r := range results {
+		item := vmsItem(r)
 		if !m.State.IsNull() && item.State.ValueString() != m.State.ValueString() {
 			continue
 		}
-		if r.ConfigErr != nil {
-			corruptRowWarning(&resp.Diagnostics, r, "It is listed with null configuration fields.")
-		}
-		if lv := hl.VMs[r.Name]; hl.Err == nil && lv.Err != nil {
-			resp.Diagnostics.AddWarning("Unable to read a domain's state",
-				fmt.Sprintf("Host %q answered but reading the state of domain %q failed: %s. It is listed with its recorded state.", r.HostID, r.Name, lv.Err))
-		}
 		m.VMs = append(m.VMs, item)
+		kept = append(kept, r)
 	}
-	m.UnreachableHosts = sortedUnreachable(live)
+	// Warnings are about the VMs listed: a filter that leaves a VM out
+	// leaves its warning out too. A host is named when any of its rows
+	// was asked about.
+	warnObserved(&resp.Diagnostics, kept, failures, vmsShown)
+	m.UnreachableHosts = unreachableHosts(failures)
 	tflog.Debug(ctx, "listed vms", map[string]any{"rows": len(rows), "matching": len(m.VMs)})
 	resp.Diagnostics.Append(resp.State.Set(ctx, &m)...)
+}
+
+// vmsShown says what virtumancer_vms shows for a verdict it warns about.
+var vmsShown = map[observe.Verdict]string{
+	observe.HostUnreachable:  "Its VMs are listed with the state recorded in the store (`live` is false); the host is in `unreachable_hosts`.",
+	observe.RecordUnreadable: "It is listed with its live state and null recorded attributes.",
+	observe.DomainUnreadable: "It is listed with its recorded state (`live` is false).",
 }
 
 // listRows reads the live rows of one host, or of all hosts.
@@ -134,30 +139,17 @@ func listRows(ctx context.Context, st *store.Store, hostID types.String) ([]stor
 	return st.ListVMs(ctx, hostID.ValueString())
 }
 
-func vmsItem(r store.VM, hl *hostLive) vmsItemModel {
+func vmsItem(r observe.Result) vmsItemModel {
+	rec := recordOf(*r.Row)
+	recorded := recordedOf(rec)
+	s := shownOf(r, rec)
 	item := vmsItemModel{
 		ID: types.StringValue(r.HostID + "/" + r.Name), HostID: types.StringValue(r.HostID), Name: types.StringValue(r.Name),
-		UUID: types.StringNull(), Vcpu: types.Int64Null(), Memory: types.Int64Null(), MaxMemory: types.Int64Null(), Autostart: types.BoolNull(),
+		Verdict: types.StringValue(string(r.Verdict)), State: s.State, Live: types.BoolValue(s.Live),
+		UUID: recorded.UUID, Vcpu: recorded.Vcpu, Memory: recorded.Memory, MaxMemory: recorded.MaxMemory, Autostart: recorded.Autostart,
 	}
-	if r.ConfigErr == nil {
-		rec := recordedOf(r.Config)
-		item.UUID, item.Vcpu, item.Memory, item.MaxMemory, item.Autostart = rec.UUID, rec.Vcpu, rec.Memory, rec.MaxMemory, rec.Autostart
-	}
-	lv, asked := hl.VMs[r.Name]
-	switch {
-	case hl.Err != nil || !asked || lv.Err != nil:
-		item.Live = types.BoolValue(false)
-		item.State = types.StringNull()
-		if r.ConfigErr == nil {
-			item.State = types.StringValue(vminfo.StateName(r.Config.State))
-		}
-	case !lv.Exists:
-		item.Live, item.State = types.BoolValue(true), types.StringValue(stateMissing)
-	default:
-		item.Live, item.State = types.BoolValue(true), types.StringValue(vminfo.StateName(lv.State))
-		if item.UUID.IsNull() {
-			item.UUID = types.StringValue(lv.Domain.UUID)
-		}
+	if item.UUID.IsNull() && s.UUID != "" {
+		item.UUID = types.StringValue(s.UUID)
 	}
 	return item
 }
@@ -174,6 +166,7 @@ type vmsItemModel struct {
 	ID        types.String `tfsdk:"id"`
 	HostID    types.String `tfsdk:"host_id"`
 	Name      types.String `tfsdk:"name"`
+	Verdict   types.String `tfsdk:"verdict"`
 	State     types.String `tfsdk:"state"`
 	Live      types.Bool   `tfsdk:"live"`
 	UUID      types.String `tfsdk:"uuid"`

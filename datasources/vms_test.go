@@ -1,6 +1,7 @@
 package datasources_test
 
 import (
+	"fmt"
 	"testing"
 
 	"github.com/hashicorp/terraform-plugin-go/tftypes"
@@ -14,27 +15,28 @@ import (
 
 // TestAccDataSourceVMs: live states (running, shut off, missing), the
 // recorded state for a host that does not answer (listed in
-// unreachable_hosts), a corrupt row listed with null configuration, and
+// unreachable_hosts), a corrupt row listed with its live state and null
+// recorded configuration (a warning naming its row and the remedy), and
 // each filter (host_id, state, name_regex) alone and combined. An invalid
 // regexp or state is an attribute error at plan time.
 func TestAccDataSourceVMs(t *testing.T) {
 	e := newLiveEnv(t)
 	before := storetest.Snapshot(t, e.db)
-	item := func(host, name, state string, live bool, vcpu int64) knownvalue.Check {
+	item := func(host, name, verdict, state string, live bool, vcpu int64) knownvalue.Check {
 		return knownvalue.ObjectPartial(map[string]knownvalue.Check{
 			"id": str(host + "/" + name), "host_id": str(host), "name": str(name),
-			"state": str(state), "live": knownvalue.Bool(live),
+			"verdict": str(verdict), "state": str(state), "live": knownvalue.Bool(live),
 			"vcpu": knownvalue.Int64Exact(vcpu), "memory": knownvalue.Int64Exact(64), "autostart": knownvalue.Bool(false),
 		})
 	}
 	bad := knownvalue.ObjectPartial(map[string]knownvalue.Check{
-		"name": str(e.bad), "state": str("missing"), "live": knownvalue.Bool(true),
-		"vcpu": knownvalue.Null(), "memory": knownvalue.Null(),
+		"name": str(e.bad), "verdict": str("record_unreadable"), "state": str("shut off"), "live": knownvalue.Bool(true),
+		"vcpu": knownvalue.Null(), "memory": knownvalue.Null(), "uuid": knownvalue.StringRegexp(uuidRe),
 	})
-	run := item(e.up, e.run, "running", true, 1)
-	off := item(e.up, e.off, "shut off", true, 2)
-	gone := item(e.up, e.gone, "missing", true, 1)
-	far := item(e.down, e.far, "shut off", false, 1)
+	run := item(e.up, e.run, "in_step", "running", true, 1)
+	off := item(e.up, e.off, "drifted", "shut off", true, 2)
+	gone := item(e.up, e.gone, "missing", "missing", true, 1)
+	far := item(e.down, e.far, "host_unreachable", "shut off", false, 1)
 	none := knownvalue.ListExact([]knownvalue.Check{})
 	downOnly := knownvalue.ListExact([]knownvalue.Check{str(e.down)})
 
@@ -68,8 +70,8 @@ data "virtumancer_vms" "regex" {
 					expectKnown("data.virtumancer_vms.up", "vms", knownvalue.ListExact([]knownvalue.Check{bad, gone, off, run})),
 					expectKnown("data.virtumancer_vms.up", "unreachable_hosts", none),
 					expectKnown("data.virtumancer_vms.running", "vms", knownvalue.ListExact([]knownvalue.Check{run})),
-					expectKnown("data.virtumancer_vms.shut_off", "vms", knownvalue.ListExact([]knownvalue.Check{far, off})),
-					expectKnown("data.virtumancer_vms.missing_on_up", "vms", knownvalue.ListExact([]knownvalue.Check{bad, gone})),
+					expectKnown("data.virtumancer_vms.shut_off", "vms", knownvalue.ListExact([]knownvalue.Check{far, bad, off})),
+					expectKnown("data.virtumancer_vms.missing_on_up", "vms", knownvalue.ListExact([]knownvalue.Check{gone})),
 					expectKnown("data.virtumancer_vms.regex", "vms", knownvalue.ListExact([]knownvalue.Check{far, run})),
 				},
 			},
@@ -95,6 +97,7 @@ data "virtumancer_vms" "regex" {
 	_, diags := protoRead(t, e.db, "virtumancer_vms", map[string]tftypes.Value{})
 	requireNoErrors(t, diags)
 	requireWarning(t, diags, "Host unreachable", e.down)
-	requireWarning(t, diags, "Unreadable config_json", e.bad, e.up)
+	requireWarning(t, diags, "Unreadable recorded configuration", e.bad, e.up, fmt.Sprintf("row %d", e.badRow),
+		"next apply of this VM", "null recorded attributes")
 	storetest.Unchanged(t, e.db, before)
 }

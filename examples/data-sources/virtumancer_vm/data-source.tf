@@ -8,6 +8,7 @@ output "db" {
   value = {
     memory_mib = data.virtumancer_vm.db.memory
     state      = data.virtumancer_vm.db.state
-    drifted    = [for d in coalesce(data.virtumancer_vm.db.drift, []) : d.field]
+    verdict    = data.virtumancer_vm.db.verdict
+    drifted    = [for d in coalesce(data.virtumancer_vm.db.drift, []) : "${d.attribute} ${d.recorded} -> ${d.live}"]
   }
 }

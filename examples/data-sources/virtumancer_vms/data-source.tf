@@ -16,3 +16,8 @@ data "virtumancer_vms" "orphans" {
 output "web_vms" {
   value = [for vm in data.virtumancer_vms.web.vms : "${vm.name} (${vm.vcpu} vCPU, ${vm.memory} MiB)"]
 }
+
+# VMs whose recorded configuration cannot be read (the next apply of each re-records it).
+output "unreadable" {
+  value = [for vm in data.virtumancer_vms.all.vms : vm.id if vm.verdict == "record_unreadable"]
+}
