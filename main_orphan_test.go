@@ -41,7 +41,7 @@ func killCLIMidApply(t *testing.T, cli, binary, rc string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer lv.Disconnect()
+	defer func() { _ = lv.Disconnect() }()
 	name := acctest.Name("main-orphan")
 	t.Cleanup(func() {
 		if d, err := lv.DomainLookupByName(name); err == nil {
@@ -98,7 +98,9 @@ resource "virtumancer_vm" "slow" {
 	if err := cmd.Process.Kill(); err != nil {
 		t.Fatal(err)
 	}
-	<-exited
+	if err := <-exited; err == nil {
+		t.Fatalf("the CLI exited cleanly before it was killed:\n%s", out.String())
+	}
 	killed := time.Now()
 
 	for time.Since(killed) < orphanDeadline {
