@@ -5,16 +5,26 @@ package main
 import (
 	"context"
 	"flag"
+	"fmt"
 	"log"
 	"os"
+	"os/signal"
+	"syscall"
+	"time"
 
 	"github.com/hashicorp/terraform-plugin-framework/providerserver"
 
+	"github.com/virtumancer/terraform-provider-virtumancer/internal/parentwatch"
 	"github.com/virtumancer/terraform-provider-virtumancer/internal/version"
 	"github.com/virtumancer/terraform-provider-virtumancer/provider"
 )
 
 //go:generate go run github.com/hashicorp/terraform-plugin-docs/cmd/tfplugindocs generate --provider-name virtumancer
+
+// orphanCloseTimeout bounds closing the store and connections before an
+// orphaned provider exits: a transaction stuck on another writer's lock
+// must not keep it alive (the WAL store is crash-safe without the close).
+const orphanCloseTimeout = 2 * time.Second
 
 func main() {
 	var debug bool
@@ -22,6 +32,9 @@ func main() {
 	flag.Parse()
 	if !debug {
 		quietUnlessLogging()
+		// In -debug mode the user starts the process and reattaches the CLI
+		// to it: its parent is a shell or debugger, not the CLI.
+		parentwatch.Start(parentwatch.Interval, exitOrphaned(os.Stderr))
 	}
 
 	err := providerserver.Serve(context.Background(), provider.New(version.Version), providerserver.ServeOpts{
@@ -30,6 +43,30 @@ func main() {
 	})
 	if err != nil {
 		log.Fatal(err)
+	}
+}
+
+// exitOrphaned ends the process once the CLI that started it is gone (a
+// killed terraform or tofu cannot stop its providers). stderr is the one
+// the process started with: the plugin server redirects os.Stderr later.
+func exitOrphaned(stderr *os.File) func(parent int) {
+	return func(parent int) {
+		// The CLI held the other end of stderr: a write must fail with
+		// EPIPE, not kill the process before it has closed the store.
+		signal.Ignore(syscall.SIGPIPE)
+		_, _ = fmt.Fprintf(stderr, "terraform-provider-virtumancer: the CLI that started this provider (pid %d) is gone; "+
+			"closing the store and exiting\n", parent)
+		closed := make(chan error, 1)
+		go func() { closed <- provider.CloseShared() }()
+		select {
+		case err := <-closed:
+			if err != nil {
+				_, _ = fmt.Fprintf(stderr, "terraform-provider-virtumancer: closing on exit: %v\n", err)
+			}
+		case <-time.After(orphanCloseTimeout):
+			_, _ = fmt.Fprintf(stderr, "terraform-provider-virtumancer: closing on exit took over %s; exiting anyway\n", orphanCloseTimeout)
+		}
+		os.Exit(1)
 	}
 }
 

@@ -19,21 +19,7 @@ func TestMain(m *testing.M) { acctest.Main(m) }
 // source, check the store row, and see an empty second plan.
 func TestAccBinarySmoke(t *testing.T) {
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "bin")
-	build := exec.Command("go", "build", "-o", filepath.Join(bin, "terraform-provider-virtumancer"), ".")
-	build.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	rc := filepath.Join(dir, "cli.tfrc")
-	writeFile(t, rc, `provider_installation {
-  dev_overrides {
-    "registry.opentofu.org/virtumancer/virtumancer" = "`+bin+`"
-    "registry.terraform.io/virtumancer/virtumancer" = "`+bin+`"
-  }
-  direct {}
-}
-`)
+	_, rc := buildProvider(t, dir)
 	db := filepath.Join(dir, "virtumancer.db")
 	work := filepath.Join(dir, "work")
 	writeFile(t, filepath.Join(work, "main.tf"), `terraform {
@@ -88,6 +74,30 @@ output "driver" { value = data.virtumancer_host.t.driver }
 	if out, err = run("destroy", "-auto-approve", "-input=false", "-no-color"); err != nil {
 		t.Fatalf("destroy: %v\n%s", err, out)
 	}
+}
+
+// buildProvider builds the provider binary into dir/bin and writes a CLI
+// config whose dev_overrides point both registries at it. It returns the
+// binary's path and the config's.
+func buildProvider(t *testing.T, dir string) (binary, rc string) {
+	t.Helper()
+	bin := filepath.Join(dir, "bin")
+	binary = filepath.Join(bin, "terraform-provider-virtumancer")
+	build := exec.Command("go", "build", "-o", binary, ".")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	rc = filepath.Join(dir, "cli.tfrc")
+	writeFile(t, rc, `provider_installation {
+  dev_overrides {
+    "registry.opentofu.org/virtumancer/virtumancer" = "`+bin+`"
+    "registry.terraform.io/virtumancer/virtumancer" = "`+bin+`"
+  }
+  direct {}
+}
+`)
+	return binary, rc
 }
 
 func writeFile(t *testing.T, path, content string) {

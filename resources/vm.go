@@ -2,7 +2,6 @@ package resources
 
 import (
 	"context"
-	"errors"
 	"strconv"
 
 	"github.com/hashicorp/terraform-plugin-framework/path"
@@ -10,9 +9,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/types"
 	"github.com/hashicorp/terraform-plugin-log/tflog"
 
-	"github.com/virtumancer/terraform-provider-virtumancer/internal/hypervisor"
 	"github.com/virtumancer/terraform-provider-virtumancer/internal/providerdata"
-	"github.com/virtumancer/terraform-provider-virtumancer/internal/store"
 	"github.com/virtumancer/terraform-provider-virtumancer/internal/vminfo"
 )
 
@@ -195,36 +192,9 @@ func (r *vmResource) Delete(ctx context.Context, req resource.DeleteRequest, res
 	ctx = tflog.SetField(ctx, "uuid", state.UUID.ValueString())
 	tflog.Info(ctx, "deleting vm")
 
-	conn := r.data.Conn(ctx, hostID, &resp.Diagnostics)
-	if conn == nil || !r.storeWritable(ctx, "delete", hostID, name, &resp.Diagnostics) {
-		return
+	if conn := r.data.Conn(ctx, hostID, &resp.Diagnostics); conn != nil {
+		r.destroy(ctx, conn, state, &resp.Diagnostics)
 	}
-	dom, err := conn.LookupDomain(ctx, name)
-	switch {
-	case hypervisor.IsNotFound(err):
-		tflog.Info(ctx, "domain already gone")
-	case err != nil:
-		resp.Diagnostics.AddError("Unable to find the domain", err.Error())
-		return
-	default:
-		forced, err := conn.Shutdown(ctx, dom, shutdownGrace(state))
-		if err != nil {
-			resp.Diagnostics.AddError("Unable to stop the VM", err.Error())
-			return
-		}
-		tflog.Debug(ctx, "stopped domain", map[string]any{"forced": forced})
-		// A transient domain vanishes when it stops: nothing to undefine.
-		if err := conn.Undefine(ctx, dom); err != nil && !hypervisor.IsNotFound(err) {
-			resp.Diagnostics.AddError("Unable to undefine the domain", err.Error())
-			return
-		}
-	}
-	if err := r.data.Store.SoftDeleteVM(ctx, hostID, name); err != nil && !errors.Is(err, store.ErrNotFound) {
-		resp.Diagnostics.AddError("Unable to delete the VM's row", err.Error()+
-			"\nThe domain is gone from the host; the row stays until the store is writable and the VM is deleted again.")
-		return
-	}
-	tflog.Info(ctx, "deleted vm")
 }
 
 func (r *vmResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
