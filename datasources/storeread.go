@@ -3,10 +3,11 @@ package datasources
 import (
 	"errors"
 	"fmt"
-	"io/fs"
 	"path/filepath"
 
 	"github.com/hashicorp/terraform-plugin-framework/diag"
+
+	"github.com/virtumancer/terraform-provider-virtumancer/internal/store"
 )
 
 // storeReadFailed renders an error of a store read, the one place where a
@@ -21,12 +22,8 @@ func storeReadFailed(diags *diag.Diagnostics, path string, err error) {
 	diags.AddError("Unable to read the Virtumancer store", err.Error())
 }
 
-// isNoStore reports a read of a store whose file does not exist.
-//
-// MERGE(store-open): once store.ErrNoStore is merged this becomes
-// `errors.Is(err, store.ErrNoStore)`; until then the deferred open mode's
-// error is recognised by the fs.ErrNotExist it wraps.
-func isNoStore(err error) bool { return errors.Is(err, fs.ErrNotExist) }
+// isNoStore reports a read of a store whose file does not exist yet.
+func isNoStore(err error) bool { return errors.Is(err, store.ErrNoStore) }
 
 func noStoreDetail(path string) string {
 	if abs, err := filepath.Abs(path); err == nil {
