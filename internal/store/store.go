@@ -6,6 +6,32 @@
 // Virtumancer), so every write runs in BEGIN IMMEDIATE with a busy timeout
 // and a bounded retry of the whole transaction; callers never see
 // "database is locked" under normal contention.
+//
+// # The recorded configuration
+//
+// config_json is read and written only through vminfo's codec (Parse and
+// Marshal): an empty, null or corrupt value is an error, never a zero VMInfo.
+// Virtumancer rewrites config_json with the live domain whenever its UI lists
+// VMs, so what we last deliberately applied or adopted (provider create,
+// update, import; sync discovery and revive) is also kept in our own
+// vmsync_recorded row, keyed by the virtual_machines row id and written in
+// the same transaction. Reading a VM:
+//
+//   - Config/ConfigErr are config_json parsed; ConfigErr reports a corrupt
+//     config_json whatever else we hold.
+//   - Recorded comes from our row when one exists for that id with the same
+//     host_id and name (RecordedFrom "vmsync_recorded"); otherwise from
+//     config_json (RecordedFrom "config_json": a row we never recorded).
+//   - RecordErr is what makes Recorded unreadable: with our row, its own
+//     parse error only (a readable config_json does not stand in for it,
+//     since that may be Virtumancer's live cache); without our row, it is
+//     ConfigErr. Every such error names the row and ends with the remedy:
+//     the next apply of this VM records its configuration again.
+//
+// Soft delete keeps our row and a revive overwrites it. A virtual_machines
+// row hard-deleted by someone else leaves our row orphaned; ids are never
+// reused (AUTOINCREMENT), so it is never joined, and our next write for that
+// host and name removes it.
 package store
 
 import (
@@ -69,6 +95,8 @@ type Store struct {
 	// noStatus is set when a read-only store predates our migrations: the
 	// status tables do not exist yet, so status reads return nothing.
 	noStatus bool
+	// noRecorded: the same for vmsync_recorded (VMs read config_json only).
+	noRecorded bool
 }
 
 // Open opens (or creates, mode 0600) the store at path, switches it to WAL,
