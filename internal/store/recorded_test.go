@@ -1,6 +1,7 @@
 package store
 
 import (
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -29,7 +30,7 @@ func TestNullConfigIsConfigErr(t *testing.T) {
 		if !strings.HasSuffix(msg, "the next apply of this VM records its configuration again") {
 			t.Errorf("config_json %q: ConfigErr %q does not end with the remedy", bad, msg)
 		}
-		if vm.RecordErr != vm.ConfigErr || vm.RecordedFrom != RecordedFromConfigJSON {
+		if !errors.Is(vm.RecordErr, vm.ConfigErr) || vm.RecordedFrom != RecordedFromConfigJSON {
 			t.Errorf("config_json %q: RecordErr %v from %q; want ConfigErr from config_json", bad, vm.RecordErr, vm.RecordedFrom)
 		}
 	}

@@ -206,7 +206,7 @@ func TestCorruptConfigDoesNotBreakList(t *testing.T) {
 	if !strings.HasSuffix(msg, reRecordRemedy) {
 		t.Errorf("ConfigErr %q does not end with the remedy", msg)
 	}
-	if beta.RecordedFrom != RecordedFromConfigJSON || beta.RecordErr != beta.ConfigErr {
+	if beta.RecordedFrom != RecordedFromConfigJSON || !errors.Is(beta.RecordErr, beta.ConfigErr) {
 		t.Errorf("a row we never recorded: RecordedFrom %q, RecordErr %v; want config_json and ConfigErr", beta.RecordedFrom, beta.RecordErr)
 	}
 	if beta.ConfigJSON != `{"id": 3, oops` || beta.Config.Memory != 0 {
