@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -112,3 +113,14 @@ func cfg(name string, memKiB uint64) vminfo.VMInfo {
 }
 
 var bg = context.Background()
+
+func mustGet(t testing.TB, s *Store, hostID, name string) VM {
+	t.Helper()
+	vm, err := s.GetVM(bg, hostID, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return vm
+}
+
+func itoa(n int64) string { return strconv.FormatInt(n, 10) }

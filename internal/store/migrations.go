@@ -44,6 +44,16 @@ var migrations = []migration{
 		"CREATE TABLE vmsync_host_status (host_id TEXT PRIMARY KEY, connected INTEGER NOT NULL DEFAULT 0, " +
 			"last_sync_at TEXT, last_error TEXT, last_error_at TEXT, vm_count INTEGER NOT NULL DEFAULT 0)",
 	}},
+	// Our copy of the recorded configuration, keyed by the virtual_machines
+	// row id: Virtumancer rewrites config_json with the live domain whenever
+	// its UI lists VMs, so drift is computed against this row instead. No
+	// backfill: a row we have not written since falls back to config_json,
+	// which is what it was recorded as until now.
+	{2, "vmsync_recorded", []string{
+		"CREATE TABLE vmsync_recorded (vm_id INTEGER PRIMARY KEY, host_id TEXT NOT NULL, name TEXT NOT NULL, " +
+			"config_json TEXT NOT NULL, recorded_at TEXT NOT NULL)",
+		"CREATE INDEX vmsync_recorded_host_name ON vmsync_recorded (host_id, name)",
+	}},
 }
 
 const createMigrationsTable = "CREATE TABLE IF NOT EXISTS vmsync_migrations (version INTEGER PRIMARY KEY, name TEXT, applied_at TEXT)"

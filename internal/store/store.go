@@ -16,6 +16,32 @@
 // The store keeps the file it opened: CheckFile tells when the path names
 // another file (deleted, replaced) and Reopen opens the path again.
 // DataVersion is a cheap change feed for writes by anyone.
+//
+// # The recorded configuration
+//
+// config_json is read and written only through vminfo's codec (Parse and
+// Marshal): an empty, null or corrupt value is an error, never a zero VMInfo.
+// Virtumancer rewrites config_json with the live domain whenever its UI lists
+// VMs, so what we last deliberately applied or adopted (provider create,
+// update, import; sync discovery and revive) is also kept in our own
+// vmsync_recorded row, keyed by the virtual_machines row id and written in
+// the same transaction. Reading a VM:
+//
+//   - Config/ConfigErr are config_json parsed; ConfigErr reports a corrupt
+//     config_json whatever else we hold.
+//   - Recorded comes from our row when one exists for that id with the same
+//     host_id and name (RecordedFrom "vmsync_recorded"); otherwise from
+//     config_json (RecordedFrom "config_json": a row we never recorded).
+//   - RecordErr is what makes Recorded unreadable: with our row, its own
+//     parse error only (a readable config_json does not stand in for it,
+//     since that may be Virtumancer's live cache); without our row, it is
+//     ConfigErr. Every such error names the row and ends with the remedy:
+//     the next apply of this VM records its configuration again.
+//
+// Soft delete keeps our row and a revive overwrites it. A virtual_machines
+// row hard-deleted by someone else leaves our row orphaned; ids are never
+// reused (AUTOINCREMENT), so it is never joined, and our next write for that
+// host and name removes it.
 package store
 
 import (

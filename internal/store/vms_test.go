@@ -198,10 +198,16 @@ func TestCorruptConfigDoesNotBreakList(t *testing.T) {
 	}
 	beta := vms[1]
 	msg := beta.ConfigErr.Error()
-	for _, want := range []string{s.Path(), "virtual_machines row 2", `host "local"`, `vm "beta"`, "not valid VMInfo JSON", "re-import the VM or delete the row"} {
+	for _, want := range []string{s.Path(), "virtual_machines row 2", `host "local"`, `vm "beta"`, "config_json is not a readable VMInfo", "invalid JSON"} {
 		if !strings.Contains(msg, want) {
 			t.Errorf("ConfigErr %q lacks %q", msg, want)
 		}
+	}
+	if !strings.HasSuffix(msg, reRecordRemedy) {
+		t.Errorf("ConfigErr %q does not end with the remedy", msg)
+	}
+	if beta.RecordedFrom != RecordedFromConfigJSON || !errors.Is(beta.RecordErr, beta.ConfigErr) {
+		t.Errorf("a row we never recorded: RecordedFrom %q, RecordErr %v; want config_json and ConfigErr", beta.RecordedFrom, beta.RecordErr)
 	}
 	if beta.ConfigJSON != `{"id": 3, oops` || beta.Config.Memory != 0 {
 		t.Fatalf("beta = %+v", beta)

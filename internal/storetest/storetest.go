@@ -110,6 +110,27 @@ func Exec(t testing.TB, dbPath, query string, args ...any) {
 	}
 }
 
+// Text returns the first column of the first row of query as text (""
+// when there is no row), read on its own read-only connection.
+func Text(t testing.TB, dbPath, query string, args ...any) string {
+	t.Helper()
+	conn, err := sqlite.OpenConn(dbPath, sqlite.OpenReadOnly)
+	if err != nil {
+		t.Fatalf("open %s: %v", dbPath, err)
+	}
+	defer conn.Close()
+	conn.SetBusyTimeout(10 * time.Second)
+	var out string
+	err = sqlitex.ExecuteTransient(conn, query, &sqlitex.ExecOptions{Args: args, ResultFunc: func(st *sqlite.Stmt) error {
+		out = st.ColumnText(0)
+		return nil
+	}})
+	if err != nil {
+		t.Fatalf("%s: %v", query, err)
+	}
+	return out
+}
+
 // CopyFixture copies a store file (and nothing else) into a fresh temp dir
 // and returns the copy's path; the original is never opened for writing.
 func CopyFixture(t testing.TB, src string) string {

@@ -1,0 +1,218 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/virtumancer/terraform-provider-virtumancer/internal/vminfo"
+)
+
+// vmWrite is one prepared write of a recorded configuration.
+type vmWrite struct {
+	op, hostID, name string
+	js               string // cfg through vminfo's codec
+	cur              VM     // the current row, soft-deleted or not
+	found            bool
+}
+
+// UpsertVM records cfg as the VM's configuration (provider create, update
+// and import): it inserts a new row, updates config_json and updated_at of
+// the live row, or revives a soft-deleted row (the unique index covers
+// those too), keeping its id and created_at. Our vmsync_recorded row gets
+// the same configuration in the same transaction.
+func (tx *Tx) UpsertVM(hostID, name string, cfg vminfo.VMInfo) (VM, error) {
+	w, err := tx.prepareVMWrite(fmt.Sprintf("upsert vm %q on host %q", name, hostID), hostID, name, cfg)
+	if err != nil {
+		return VM{}, err
+	}
+	if !w.found {
+		return tx.insertVM(w)
+	}
+	return tx.recordVM(w)
+}
+
+// InsertVMIfAbsent is the sync service's write on discovery: it never
+// overwrites the recorded configuration of a live row (that row is returned
+// unchanged), but inserts a new row or revives a soft-deleted one with cfg,
+// writing config_json and our vmsync_recorded row together.
+func (tx *Tx) InsertVMIfAbsent(hostID, name string, cfg vminfo.VMInfo) (inserted, revived bool, vm VM, err error) {
+	return tx.insertIfAbsent(fmt.Sprintf("insert vm %q on host %q", name, hostID), hostID, name, cfg, time.Time{})
+}
+
+// InsertVMIfAbsentUnchangedSince is InsertVMIfAbsent for a write that acts
+// on a libvirt listing taken at listedAt: a soft-deleted row written after
+// listedAt (see ChangedSince: typically the provider deleted the VM while
+// the sync was reading libvirt) is not revived. It is returned as it is,
+// DeletedAt set, with inserted and revived false. listedAt must be set.
+func (tx *Tx) InsertVMIfAbsentUnchangedSince(hostID, name string, cfg vminfo.VMInfo, listedAt time.Time) (inserted, revived bool, vm VM, err error) {
+	op := fmt.Sprintf("insert vm %q on host %q listed at %s", name, hostID, FormatTime(listedAt))
+	if err := tx.needListedAt(op, listedAt); err != nil {
+		return false, false, VM{}, err
+	}
+	return tx.insertIfAbsent(op, hostID, name, cfg, listedAt)
+}
+
+// insertIfAbsent: a zero listedAt means no stale-listing guard.
+func (tx *Tx) insertIfAbsent(op, hostID, name string, cfg vminfo.VMInfo, listedAt time.Time) (inserted, revived bool, vm VM, err error) {
+	w, err := tx.prepareVMWrite(op, hostID, name, cfg)
+	switch {
+	case err != nil:
+		return false, false, VM{}, err
+	case !w.found:
+		vm, err = tx.insertVM(w)
+		return err == nil, false, vm, err
+	case w.cur.DeletedAt == nil, !listedAt.IsZero() && w.cur.ChangedSince(listedAt):
+		return false, false, w.cur, nil
+	}
+	vm, err = tx.recordVM(w)
+	return false, err == nil, vm, err
+}
+
+// SoftDeleteVM sets deleted_at on the live row, as GORM's Delete does, and
+// drops its sync status (a deleted VM has no status to report). Our
+// vmsync_recorded row stays: a revive overwrites it. No live row gives an
+// error wrapping ErrNotFound.
+func (tx *Tx) SoftDeleteVM(hostID, name string) error {
+	op := fmt.Sprintf("delete vm %q on host %q", name, hostID)
+	err := tx.exec(op, "UPDATE virtual_machines SET deleted_at = ? WHERE name = ? AND host_id = ? AND deleted_at IS NULL",
+		FormatTime(time.Now()), name, hostID)
+	if err != nil {
+		return err
+	}
+	if tx.changes() == 0 {
+		return tx.s.errf("vm %q on host %q: %w", name, hostID, ErrNotFound)
+	}
+	return tx.DeleteVMStatus(hostID, name)
+}
+
+// SoftDeleteVMIfUnchangedSince is SoftDeleteVM for a sync acting on a
+// libvirt listing taken at listedAt: a row written after listedAt (see
+// ChangedSince: typically the provider created or updated the VM while the
+// sync was reading libvirt) is left alone and reported as (false, nil).
+// No live row gives an error wrapping ErrNotFound; listedAt must be set.
+func (tx *Tx) SoftDeleteVMIfUnchangedSince(hostID, name string, listedAt time.Time) (deleted bool, err error) {
+	op := fmt.Sprintf("delete vm %q on host %q listed at %s", name, hostID, FormatTime(listedAt))
+	if err := tx.needListedAt(op, listedAt); err != nil {
+		return false, err
+	}
+	if err := tx.usable(op, true); err != nil {
+		return false, err
+	}
+	cur, err := tx.GetVM(hostID, name)
+	if err != nil || cur.ChangedSince(listedAt) {
+		return false, err
+	}
+	err = tx.exec(op, "UPDATE virtual_machines SET deleted_at = ? WHERE id = ?", FormatTime(time.Now()), cur.ID)
+	if err != nil {
+		return false, err
+	}
+	return true, tx.DeleteVMStatus(hostID, name)
+}
+
+// ChangedSince reports whether the row was written at or after t: any of
+// created_at, updated_at, deleted_at or our recorded_at is not before t.
+// The same instant counts as changed, since a listing taken then may or may
+// not include that write. A timestamp that could not be parsed (TimeErr,
+// zero time) counts as old: no writer we know leaves such text, and a sync
+// must still be able to retire the row.
+func (vm VM) ChangedSince(t time.Time) bool {
+	after := func(at time.Time) bool { return !at.IsZero() && !at.Before(t) }
+	return after(vm.CreatedAt) || after(vm.UpdatedAt) || after(vm.RecordedAt) ||
+		(vm.DeletedAt != nil && after(*vm.DeletedAt))
+}
+
+func (tx *Tx) needListedAt(op string, listedAt time.Time) error {
+	if listedAt.IsZero() {
+		return tx.s.errf("%s: listedAt is zero: this is a bug in the caller, which must pass the time it took the libvirt listing", op)
+	}
+	return nil
+}
+
+// prepareVMWrite validates and encodes cfg and finds the current row for
+// (hostID, name), soft-deleted or not.
+func (tx *Tx) prepareVMWrite(op, hostID, name string, cfg vminfo.VMInfo) (vmWrite, error) {
+	w := vmWrite{op: op, hostID: hostID, name: name}
+	if hostID == "" || name == "" {
+		return w, tx.s.errf("%s: host id and vm name must not be empty", op)
+	}
+	if err := tx.usable(op, true); err != nil {
+		return w, err
+	}
+	b, err := cfg.Marshal()
+	if err != nil {
+		return w, tx.s.errf("%s: %w", op, err)
+	}
+	w.js = string(b)
+	vms, err := tx.listVMs(op, "WHERE v.name = ? AND v.host_id = ?", name, hostID)
+	if err != nil || len(vms) == 0 {
+		return w, err
+	}
+	w.cur, w.found = vms[0], true
+	return w, nil
+}
+
+func (tx *Tx) insertVM(w vmWrite) (VM, error) {
+	now := FormatTime(time.Now())
+	err := tx.exec(w.op, "INSERT INTO virtual_machines (created_at, updated_at, deleted_at, name, host_id, config_json) VALUES (?, ?, NULL, ?, ?, ?)",
+		now, now, w.name, w.hostID, w.js)
+	if err != nil {
+		return VM{}, err
+	}
+	id := tx.conn.LastInsertRowID()
+	if err := tx.writeRecorded(w, id, now); err != nil {
+		return VM{}, err
+	}
+	return tx.vmByID(w.op, id)
+}
+
+// recordVM writes a new recorded config into the current row and makes it
+// live.
+func (tx *Tx) recordVM(w vmWrite) (VM, error) {
+	now := FormatTime(time.Now())
+	err := tx.exec(w.op, "UPDATE virtual_machines SET config_json = ?, updated_at = ?, deleted_at = NULL WHERE id = ?",
+		w.js, now, w.cur.ID)
+	if err != nil {
+		return VM{}, err
+	}
+	if err := tx.writeRecorded(w, w.cur.ID, now); err != nil {
+		return VM{}, err
+	}
+	return tx.vmByID(w.op, w.cur.ID)
+}
+
+// writeRecorded puts our copy of the record for row id. It also drops our
+// rows left for the same VM under another id (its old row was hard-deleted
+// by someone else), which the join would never match anyway.
+func (tx *Tx) writeRecorded(w vmWrite, id int64, now string) error {
+	err := tx.exec(w.op, `INSERT INTO vmsync_recorded (vm_id, host_id, name, config_json, recorded_at) VALUES (?, ?, ?, ?, ?)
+ON CONFLICT (vm_id) DO UPDATE SET host_id = excluded.host_id, name = excluded.name,
+	config_json = excluded.config_json, recorded_at = excluded.recorded_at`,
+		id, w.hostID, w.name, w.js, now)
+	if err != nil {
+		return err
+	}
+	return tx.exec(w.op, "DELETE FROM vmsync_recorded WHERE host_id = ? AND name = ? AND vm_id <> ?", w.hostID, w.name, id)
+}
+
+// vmByID re-reads a row we just wrote so callers get exactly what is stored.
+func (tx *Tx) vmByID(op string, id int64) (VM, error) {
+	vms, err := tx.listVMs(op, "WHERE v.id = ?", id)
+	if err == nil && len(vms) == 0 {
+		err = tx.s.errf("%s: virtual_machines row %d vanished inside its own transaction", op, id)
+	}
+	if err != nil {
+		return VM{}, err
+	}
+	return vms[0], nil
+}
+
+// UpsertVM: see Tx.UpsertVM.
+func (s *Store) UpsertVM(ctx context.Context, hostID, name string, cfg vminfo.VMInfo) (VM, error) {
+	return writeVal(s, ctx, func(tx *Tx) (VM, error) { return tx.UpsertVM(hostID, name, cfg) })
+}
+
+// SoftDeleteVM: see Tx.SoftDeleteVM.
+func (s *Store) SoftDeleteVM(ctx context.Context, hostID, name string) error {
+	return s.Write(ctx, func(tx *Tx) error { return tx.SoftDeleteVM(hostID, name) })
+}
