@@ -55,12 +55,20 @@ func Classify(hostID string, row *store.VM, o Observation) Result {
 }
 
 // Recorded is the configuration a row records, or why it cannot be read.
-// It is the only place that decides which copy of the record counts.
+// It is the only place that decides which copy of the record counts: our
+// own vmsync_recorded copy where we wrote one (Virtumancer rewrites
+// config_json with the live domain whenever its UI lists VMs, so that copy
+// would hide drift), else config_json. Either copy unreadable makes the
+// record unreadable: a corrupt config_json is what Virtumancer and every
+// other reader sees, and the next apply rewrites both.
 func Recorded(row store.VM) (vminfo.VMInfo, error) {
-	if row.ConfigErr != nil {
+	switch {
+	case row.ConfigErr != nil:
 		return vminfo.VMInfo{}, row.ConfigErr
+	case row.RecordErr != nil:
+		return vminfo.VMInfo{}, row.RecordErr
 	}
-	return row.Config, nil
+	return row.Recorded, nil
 }
 
 // Unreachable classifies every row of a host that could not be asked.

@@ -18,7 +18,7 @@ func info(memKiB uint64) vminfo.VMInfo {
 func present(i vminfo.VMInfo) Observation { return Observation{Name: i.Name, Live: &Live{Info: i}} }
 
 func TestClassifyEveryVerdict(t *testing.T) {
-	row := &store.VM{ID: 7, Name: "web", HostID: "h", Config: info(262144)}
+	row := &store.VM{ID: 7, Name: "web", HostID: "h", Config: info(262144), Recorded: info(262144)}
 	corrupt := &store.VM{ID: 9, Name: "web", HostID: "h", ConfigErr: errors.New("got null, want a JSON object")}
 	tests := []struct {
 		name string
@@ -88,7 +88,7 @@ func TestSayUsesAttributeNamesAndUnits(t *testing.T) {
 }
 
 func TestReportShape(t *testing.T) {
-	row := store.VM{ID: 3, Name: "web", HostID: "h", Config: info(262144)}
+	row := store.VM{ID: 3, Name: "web", HostID: "h", Config: info(262144), Recorded: info(262144)}
 	results := []Result{
 		Classify("h", &row, present(info(524288))),
 		Classify("h", nil, present(info(1))),

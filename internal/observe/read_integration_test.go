@@ -112,8 +112,8 @@ func TestIntegrationCheckClassifiesHosts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rows[0].Config = obs[0].Live.Info
-	rows[0].Config.Memory *= 2 // recorded differently: drift
+	rows[0].Recorded = obs[0].Live.Info
+	rows[0].Recorded.Memory *= 2 // recorded differently: drift
 	dial := func(_ context.Context, hostID string) (Source, error) {
 		if hostID == "down" {
 			return nil, fmt.Errorf("host %q: connection refused", hostID)
