@@ -17,8 +17,8 @@ import (
 
 var _ datasource.DataSourceWithConfigure = (*driftDataSource)(nil)
 
-// NewDrift is the constructor of the virtumancer_drift data source.
-func NewDrift() datasource.DataSource { return &driftDataSource{} }
+// NewDriftDataSource is the constructor of the virtumancer_drift data source.
+func NewDriftDataSource() datasource.DataSource { return &driftDataSource{} }
 
 type driftDataSource struct {
 	data *providerdata.Data
@@ -69,12 +69,12 @@ func (d *driftDataSource) Schema(_ context.Context, _ datasource.SchemaRequest, 
 }
 
 func (d *driftDataSource) Configure(_ context.Context, req datasource.ConfigureRequest, resp *datasource.ConfigureResponse) {
-	configureInto(&d.data, req, resp)
+	d.data = providerdata.From(req.ProviderData, &resp.Diagnostics)
 }
 
 func (d *driftDataSource) Read(ctx context.Context, req datasource.ReadRequest, resp *datasource.ReadResponse) {
-	data := configured(d.data, &resp.Diagnostics)
-	if data == nil {
+	data := d.data
+	if !providerdata.Configured(data, &resp.Diagnostics) {
 		return
 	}
 	var m driftDataModel

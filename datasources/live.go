@@ -5,10 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"sort"
-	"strings"
 	"sync"
 
-	"github.com/hashicorp/terraform-plugin-framework/datasource"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 
 	"github.com/virtumancer/terraform-provider-virtumancer/internal/hypervisor"
@@ -27,42 +25,6 @@ const stateMissing = "missing"
 
 // stateFilterValues are what the `state` filter of virtumancer_vms accepts.
 var stateFilterValues = append(append([]string{}, vminfo.StateNames...), stateMissing)
-
-// graphicsName renders VMInfo.Graphics as virtumancer_vm's `graphics`.
-func graphicsName(g vminfo.Graphics) string {
-	switch {
-	case g.VNC:
-		return "vnc"
-	case g.Spice:
-		return "spice"
-	}
-	return "none"
-}
-
-// quoted renders allowed values for a description: `a`, `b`, `c`.
-func quoted(values []string) string {
-	q := make([]string, len(values))
-	for i, v := range values {
-		q[i] = "`" + v + "`"
-	}
-	return strings.Join(q, ", ")
-}
-
-// configured returns the provider data or reports why there is none.
-func configured(v any, diags *diag.Diagnostics) *providerdata.Data {
-	d, ds := providerdata.From(v)
-	diags.Append(ds...)
-	if d == nil && !ds.HasError() {
-		diags.Append(providerdata.NotConfigured())
-	}
-	return d
-}
-
-func configureInto(dst **providerdata.Data, req datasource.ConfigureRequest, resp *datasource.ConfigureResponse) {
-	d, diags := providerdata.From(req.ProviderData)
-	resp.Diagnostics.Append(diags...)
-	*dst = d
-}
 
 // liveWorkers bounds the concurrent RPCs per host: go-libvirt multiplexes
 // calls over one connection, and a few in flight hide the round trips

@@ -47,7 +47,7 @@ func liveOf(ctx context.Context, conn *hypervisor.Conn, snap hypervisor.DomainSn
 		return liveVM{}, fmt.Errorf("host %q (%s): %w", conn.HostID(), conn.Redacted(), err)
 	}
 	live := liveVM{info: info}
-	if !vmActive(rt.State) || snap.LiveXML == "" {
+	if !vminfo.Active(rt.State) || snap.LiveXML == "" {
 		return live, nil
 	}
 	active, err := vminfo.FromXML(snap.LiveXML, rt)

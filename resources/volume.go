@@ -53,8 +53,8 @@ const (
 // lets the import id host_id/pool/name be split from the right.
 var volPlainName = stringvalidator.RegexMatches(regexp.MustCompile(`^[^/]+$`), "must be non-empty and contain no '/'")
 
-// NewVolume is the constructor of virtumancer_volume.
-func NewVolume() resource.Resource { return &volumeResource{} }
+// NewVolumeResource is the constructor of virtumancer_volume.
+func NewVolumeResource() resource.Resource { return &volumeResource{} }
 
 type volumeResource struct {
 	data *providerdata.Data
@@ -137,9 +137,7 @@ func (r *volumeResource) ConfigValidators(context.Context) []resource.ConfigVali
 }
 
 func (r *volumeResource) Configure(_ context.Context, req resource.ConfigureRequest, resp *resource.ConfigureResponse) {
-	d, diags := providerdata.From(req.ProviderData)
-	resp.Diagnostics.Append(diags...)
-	r.data = d
+	r.data = providerdata.From(req.ProviderData, &resp.Diagnostics)
 }
 
 // ModifyPlan reads the source file at plan time: its hash (replace when the
@@ -209,8 +207,7 @@ func (r *volumeResource) ModifyPlan(ctx context.Context, req resource.ModifyPlan
 }
 
 func (r *volumeResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
-	if r.data == nil {
-		resp.Diagnostics.Append(providerdata.NotConfigured())
+	if !providerdata.Configured(r.data, &resp.Diagnostics) {
 		return
 	}
 	var plan volumeModel
@@ -280,8 +277,7 @@ func (r *volumeResource) Create(ctx context.Context, req resource.CreateRequest,
 }
 
 func (r *volumeResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
-	if r.data == nil {
-		resp.Diagnostics.Append(providerdata.NotConfigured())
+	if !providerdata.Configured(r.data, &resp.Diagnostics) {
 		return
 	}
 	var state volumeModel
@@ -330,8 +326,7 @@ func (r *volumeResource) Update(ctx context.Context, req resource.UpdateRequest,
 }
 
 func (r *volumeResource) Delete(ctx context.Context, req resource.DeleteRequest, resp *resource.DeleteResponse) {
-	if r.data == nil {
-		resp.Diagnostics.Append(providerdata.NotConfigured())
+	if !providerdata.Configured(r.data, &resp.Diagnostics) {
 		return
 	}
 	var state volumeModel
