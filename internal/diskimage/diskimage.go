@@ -68,16 +68,16 @@ func (i Image) CapacityMiB() int64 { return int64((i.VirtualSize + MiB - 1) / Mi
 func Open(path string) (*os.File, uint64, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, 0, fmt.Errorf("diskimage: source %s: %w", path, err)
+		return nil, 0, fmt.Errorf("diskimage: %w; check the path and its permissions", err) // err names the path
 	}
 	fi, err := f.Stat()
 	switch {
 	case err != nil:
-		err = fmt.Errorf("diskimage: source %s: %w", path, err)
+		err = fmt.Errorf("diskimage: %w", err)
 	case !fi.Mode().IsRegular():
-		err = fmt.Errorf("diskimage: source %s is not a regular file; point it at an image file", path)
+		err = fmt.Errorf("diskimage: %s is not a regular file; name an image file instead", path)
 	case fi.Size() == 0:
-		err = fmt.Errorf("diskimage: source %s is empty; point it at an image file", path)
+		err = fmt.Errorf("diskimage: %s is empty; name an image file instead", path)
 	}
 	if err != nil {
 		f.Close()
@@ -108,7 +108,7 @@ func Inspect(path string, cached Sum) (Image, error) {
 	defer f.Close()
 	fi, err := f.Stat()
 	if err != nil {
-		return Image{}, fmt.Errorf("diskimage: source %s: %w", path, err)
+		return Image{}, fmt.Errorf("diskimage: %w", err)
 	}
 	img := Image{Sum: SumOf(path, fi, "")}
 	img.Format, img.VirtualSize = DetectFormat(f, size)
@@ -117,10 +117,10 @@ func Inspect(path string, cached Sum) (Image, error) {
 		return img, nil
 	}
 	if _, err := f.Seek(0, io.SeekStart); err != nil {
-		return Image{}, fmt.Errorf("diskimage: source %s: %w", path, err)
+		return Image{}, fmt.Errorf("diskimage: rewinding %s: %w", path, err)
 	}
 	if img.SHA256, err = hashReader(f); err != nil {
-		return Image{}, fmt.Errorf("diskimage: source %s: reading: %w", path, err)
+		return Image{}, fmt.Errorf("diskimage: reading %s: %w", path, err)
 	}
 	return img, nil
 }
