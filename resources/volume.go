@@ -165,17 +165,23 @@ func (r *volumeResource) ModifyPlan(ctx context.Context, req resource.ModifyPlan
 	resp.Diagnostics.Append(resp.Plan.Set(ctx, &plan)...)
 }
 
+// begin starts Create, Read and Delete: the model from the plan or state
+// (get), the log fields, and the connection to its host, nil after a
+// diagnostic.
+func (r *volumeResource) begin(ctx context.Context, get func(context.Context, any) diag.Diagnostics, diags *diag.Diagnostics) (context.Context, volumeModel, *hypervisor.Conn) {
+	var m volumeModel
+	if !providerdata.Configured(r.data, diags) {
+		return ctx, m, nil
+	}
+	if diags.Append(get(ctx, &m)...); diags.HasError() {
+		return ctx, m, nil
+	}
+	ctx = m.logFields(ctx)
+	return ctx, m, r.data.Conn(ctx, m.HostID.ValueString(), diags)
+}
+
 func (r *volumeResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
-	if !providerdata.Configured(r.data, &resp.Diagnostics) {
-		return
-	}
-	var plan volumeModel
-	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
-	if resp.Diagnostics.HasError() {
-		return
-	}
-	ctx = plan.logFields(ctx)
-	conn := r.data.Conn(ctx, plan.HostID.ValueString(), &resp.Diagnostics)
+	ctx, plan, conn := r.begin(ctx, req.Plan.Get, &resp.Diagnostics)
 	if conn == nil {
 		return
 	}
@@ -225,16 +231,7 @@ func createVolumeDiag(plan volumeModel, err error) diag.Diagnostic {
 }
 
 func (r *volumeResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
-	if !providerdata.Configured(r.data, &resp.Diagnostics) {
-		return
-	}
-	var state volumeModel
-	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
-	if resp.Diagnostics.HasError() {
-		return
-	}
-	ctx = state.logFields(ctx)
-	conn := r.data.Conn(ctx, state.HostID.ValueString(), &resp.Diagnostics)
+	ctx, state, conn := r.begin(ctx, req.State.Get, &resp.Diagnostics)
 	if conn == nil {
 		return
 	}
@@ -275,16 +272,7 @@ func (r *volumeResource) Update(ctx context.Context, req resource.UpdateRequest,
 }
 
 func (r *volumeResource) Delete(ctx context.Context, req resource.DeleteRequest, resp *resource.DeleteResponse) {
-	if !providerdata.Configured(r.data, &resp.Diagnostics) {
-		return
-	}
-	var state volumeModel
-	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
-	if resp.Diagnostics.HasError() {
-		return
-	}
-	ctx = state.logFields(ctx)
-	conn := r.data.Conn(ctx, state.HostID.ValueString(), &resp.Diagnostics)
+	ctx, state, conn := r.begin(ctx, req.State.Get, &resp.Diagnostics)
 	if conn == nil {
 		return
 	}
