@@ -93,7 +93,7 @@ func checkSourceFits(img diskimage.Image, format types.String, capacity types.In
 // reports it (a qcow2 image brings its own size). On failure it deletes the
 // volume, adds the diagnostic and returns false.
 func fillVolume(ctx context.Context, conn *hypervisor.Conn, vol hypervisor.Volume, src *os.File, size uint64, plan *volumeModel, resp *resource.CreateResponse) (hypervisor.Volume, bool) {
-	sum, err := upload(ctx, conn, vol, src, size, plan.SourceSHA256)
+	sum, err := uploadSource(ctx, conn, vol, src, size, plan.SourceSHA256)
 	if err != nil {
 		resp.Diagnostics.AddAttributeError(path.Root("source"), "Unable to upload the source image",
 			fmt.Sprintf("Uploading into volume %q of pool %q on host %q failed: %s.%s", vol.Name, vol.Pool, plan.HostID.ValueString(), err, cleanupVolume(ctx, conn, vol)))
@@ -112,9 +112,9 @@ func fillVolume(ctx context.Context, conn *hypervisor.Conn, vol hypervisor.Volum
 	return filled, true
 }
 
-// upload streams f into vol, hashing what it sends, and fails when the
+// uploadSource streams f into vol, hashing what it sends, and fails when the
 // content is not what the plan hashed.
-func upload(ctx context.Context, conn *hypervisor.Conn, vol hypervisor.Volume, f *os.File, size uint64, planned types.String) (string, error) {
+func uploadSource(ctx context.Context, conn *hypervisor.Conn, vol hypervisor.Volume, f *os.File, size uint64, planned types.String) (string, error) {
 	w, sum := diskimage.NewHasher()
 	if err := conn.UploadVolume(ctx, vol, io.TeeReader(f, w), size); err != nil {
 		return "", err
