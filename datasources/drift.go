@@ -17,8 +17,8 @@ import (
 
 var _ datasource.DataSourceWithConfigure = (*driftDataSource)(nil)
 
-// NewDrift is the constructor of the virtumancer_drift data source.
-func NewDrift() datasource.DataSource { return &driftDataSource{} }
+// NewDriftDataSource is the constructor of the virtumancer_drift data source.
+func NewDriftDataSource() datasource.DataSource { return &driftDataSource{} }
 
 type driftDataSource struct {
 	data *providerdata.Data
@@ -47,11 +47,11 @@ func (d *driftDataSource) Schema(_ context.Context, _ datasource.SchemaRequest, 
 			"vms": schema.ListNestedAttribute{
 				Computed: true,
 				Description: "The VMs that need attention, ordered by host id then name, one entry per VM with its `verdict`: " +
-					quoted(attentionVerdicts) + ". A VM on a host that did not answer is not listed here (its host is in `unreachable_hosts`).",
+					validate.Quoted(attentionVerdicts) + ". A VM on a host that did not answer is not listed here (its host is in `unreachable_hosts`).",
 				NestedObject: schema.NestedAttributeObject{Attributes: map[string]schema.Attribute{
 					"host_id": schema.StringAttribute{Computed: true, Description: "Host id."},
 					"name":    schema.StringAttribute{Computed: true, Description: "Domain name."},
-					"verdict": schema.StringAttribute{Computed: true, Description: "Why it needs attention: " + quoted(attentionVerdicts) + "."},
+					"verdict": schema.StringAttribute{Computed: true, Description: "Why it needs attention: " + validate.Quoted(attentionVerdicts) + "."},
 					"state": schema.StringAttribute{Computed: true, Description: "Power state as virsh names it, read live; null when the domain " +
 						"is missing or could not be read."},
 					"row_id": schema.Int64Attribute{Computed: true, Description: "Id of the VM's `virtual_machines` row."},
@@ -88,12 +88,12 @@ var attentionVerdicts = slices.DeleteFunc(slices.Clone(observe.Verdicts), func(v
 })
 
 func (d *driftDataSource) Configure(_ context.Context, req datasource.ConfigureRequest, resp *datasource.ConfigureResponse) {
-	configureInto(&d.data, req, resp)
+	d.data = providerdata.From(req.ProviderData, &resp.Diagnostics)
 }
 
 func (d *driftDataSource) Read(ctx context.Context, req datasource.ReadRequest, resp *datasource.ReadResponse) {
-	data := configured(d.data, &resp.Diagnostics)
-	if data == nil {
+	data := d.data
+	if !providerdata.Configured(data, &resp.Diagnostics) {
 		return
 	}
 	var m driftDataModel

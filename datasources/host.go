@@ -20,8 +20,8 @@ import (
 
 var _ datasource.DataSourceWithConfigure = (*hostDataSource)(nil)
 
-// NewHost is the constructor of the virtumancer_host data source.
-func NewHost() datasource.DataSource { return &hostDataSource{} }
+// NewHostDataSource is the constructor of the virtumancer_host data source.
+func NewHostDataSource() datasource.DataSource { return &hostDataSource{} }
 
 type hostDataSource struct {
 	data *providerdata.Data
@@ -56,12 +56,12 @@ func (d *hostDataSource) Schema(_ context.Context, _ datasource.SchemaRequest, r
 }
 
 func (d *hostDataSource) Configure(_ context.Context, req datasource.ConfigureRequest, resp *datasource.ConfigureResponse) {
-	configureInto(&d.data, req, resp)
+	d.data = providerdata.From(req.ProviderData, &resp.Diagnostics)
 }
 
 func (d *hostDataSource) Read(ctx context.Context, req datasource.ReadRequest, resp *datasource.ReadResponse) {
-	data := configured(d.data, &resp.Diagnostics)
-	if data == nil {
+	data := d.data
+	if !providerdata.Configured(data, &resp.Diagnostics) {
 		return
 	}
 	var m hostDataModel

@@ -13,8 +13,8 @@ import (
 
 var _ datasource.DataSourceWithConfigure = (*hostsDataSource)(nil)
 
-// NewHosts is the constructor of the virtumancer_hosts data source.
-func NewHosts() datasource.DataSource { return &hostsDataSource{} }
+// NewHostsDataSource is the constructor of the virtumancer_hosts data source.
+func NewHostsDataSource() datasource.DataSource { return &hostsDataSource{} }
 
 type hostsDataSource struct {
 	data *providerdata.Data
@@ -42,12 +42,12 @@ func (d *hostsDataSource) Schema(_ context.Context, _ datasource.SchemaRequest, 
 }
 
 func (d *hostsDataSource) Configure(_ context.Context, req datasource.ConfigureRequest, resp *datasource.ConfigureResponse) {
-	configureInto(&d.data, req, resp)
+	d.data = providerdata.From(req.ProviderData, &resp.Diagnostics)
 }
 
 func (d *hostsDataSource) Read(ctx context.Context, _ datasource.ReadRequest, resp *datasource.ReadResponse) {
-	data := configured(d.data, &resp.Diagnostics)
-	if data == nil {
+	data := d.data
+	if !providerdata.Configured(data, &resp.Diagnostics) {
 		return
 	}
 	hosts, err := data.Store.ListHosts(ctx)

@@ -23,8 +23,8 @@ import (
 
 var _ datasource.DataSourceWithConfigure = (*vmDataSource)(nil)
 
-// NewVM is the constructor of the virtumancer_vm data source.
-func NewVM() datasource.DataSource { return &vmDataSource{} }
+// NewVMDataSource is the constructor of the virtumancer_vm data source.
+func NewVMDataSource() datasource.DataSource { return &vmDataSource{} }
 
 type vmDataSource struct {
 	data *providerdata.Data
@@ -49,10 +49,10 @@ func (d *vmDataSource) Schema(_ context.Context, _ datasource.SchemaRequest, res
 		"updated_at":  schema.StringAttribute{Computed: true, Description: "When the row was last written (RFC 3339)."},
 
 		// Computed: live
-		"verdict": schema.StringAttribute{Computed: true, Description: "What the VM is relative to its record: " + quoted(vmVerdicts) +
+		"verdict": schema.StringAttribute{Computed: true, Description: "What the VM is relative to its record: " + validate.Quoted(vmVerdicts) +
 			" (the verdicts of `virtumancer_drift`)."},
 		"reachable": schema.BoolAttribute{Computed: true, Description: "Whether the host answered. When it did not, `state` is the recorded one and `domain_id` and `drift` are null."},
-		"state": schema.StringAttribute{Computed: true, Description: "Power state as virsh names it (" + quoted(vminfo.StateNames) +
+		"state": schema.StringAttribute{Computed: true, Description: "Power state as virsh names it (" + validate.Quoted(vminfo.StateNames) +
 			"), read live; `" + stateMissing + "` when the host answered but has no such domain; the recorded state when the host did not answer " +
 			"or the domain could not be read (null when the record cannot be read either)."},
 		"domain_id": schema.Int64Attribute{Computed: true, Description: "Libvirt id of the running domain; 0 when it is not running. Null when the domain could not be read or is missing."},
@@ -85,15 +85,15 @@ func recordedAttributes() map[string]schema.Attribute {
 		"max_memory":  schema.Int64Attribute{Computed: true, Description: "Recorded maximum memory in MiB."},
 		"autostart":   schema.BoolAttribute{Computed: true, Description: "Recorded autostart."},
 		"persistent":  schema.BoolAttribute{Computed: true, Description: "Recorded persistence (a defined, not transient, domain)."},
-		"graphics":    schema.StringAttribute{Computed: true, Description: "Recorded remote console: " + quoted(vminfo.GraphicsValues) + "."},
-		"domain_type": schema.StringAttribute{Computed: true, Description: "Recorded libvirt domain type (" + quoted(vminfo.DomainTypes) + "); null when not recorded (rows written by Virtumancer)."},
+		"graphics":    schema.StringAttribute{Computed: true, Description: "Recorded remote console: " + validate.Quoted(vminfo.GraphicsValues) + "."},
+		"domain_type": schema.StringAttribute{Computed: true, Description: "Recorded libvirt domain type (" + validate.Quoted(vminfo.DomainTypes) + "); null when not recorded (rows written by Virtumancer)."},
 		"disk": schema.ListNestedAttribute{
 			Computed:    true,
 			Description: "Recorded disks, in order; null when not recorded (rows written by Virtumancer).",
 			NestedObject: schema.NestedAttributeObject{Attributes: map[string]schema.Attribute{
-				"device":    schema.StringAttribute{Computed: true, Description: "Device kind: " + quoted(vminfo.DiskDevices) + "."},
+				"device":    schema.StringAttribute{Computed: true, Description: "Device kind: " + validate.Quoted(vminfo.DiskDevices) + "."},
 				"target":    schema.StringAttribute{Computed: true, Description: "Guest device name, e.g. `vda`."},
-				"bus":       schema.StringAttribute{Computed: true, Description: "Bus: " + quoted(vminfo.DiskBuses) + "."},
+				"bus":       schema.StringAttribute{Computed: true, Description: "Bus: " + validate.Quoted(vminfo.DiskBuses) + "."},
 				"pool":      schema.StringAttribute{Computed: true, Description: "Storage pool of `volume`; null for a path disk."},
 				"volume":    schema.StringAttribute{Computed: true, Description: "Volume name; null for a path disk."},
 				"path":      schema.StringAttribute{Computed: true, Description: "Host path; null for a volume disk."},
@@ -115,12 +115,12 @@ func recordedAttributes() map[string]schema.Attribute {
 }
 
 func (d *vmDataSource) Configure(_ context.Context, req datasource.ConfigureRequest, resp *datasource.ConfigureResponse) {
-	configureInto(&d.data, req, resp)
+	d.data = providerdata.From(req.ProviderData, &resp.Diagnostics)
 }
 
 func (d *vmDataSource) Read(ctx context.Context, req datasource.ReadRequest, resp *datasource.ReadResponse) {
-	data := configured(d.data, &resp.Diagnostics)
-	if data == nil {
+	data := d.data
+	if !providerdata.Configured(data, &resp.Diagnostics) {
 		return
 	}
 	var m vmDataModel
@@ -260,7 +260,7 @@ func recordedOf(rec *vminfo.VMInfo) recordedModel {
 		MaxMemory:  types.Int64Value(int64(v.MaxMem / 1024)),
 		Autostart:  types.BoolValue(v.Autostart),
 		Persistent: types.BoolValue(v.Persistent),
-		Graphics:   types.StringValue(graphicsName(v.Graphics)),
+		Graphics:   types.StringValue(vminfo.GraphicsName(v.Graphics)),
 		DomainType: optString(v.DomainType),
 	}
 	if v.Disks != nil {

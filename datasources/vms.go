@@ -19,8 +19,8 @@ import (
 
 var _ datasource.DataSourceWithConfigure = (*vmsDataSource)(nil)
 
-// NewVMs is the constructor of the virtumancer_vms data source.
-func NewVMs() datasource.DataSource { return &vmsDataSource{} }
+// NewVMsDataSource is the constructor of the virtumancer_vms data source.
+func NewVMsDataSource() datasource.DataSource { return &vmsDataSource{} }
 
 type vmsDataSource struct {
 	data *providerdata.Data
@@ -41,7 +41,7 @@ func (d *vmsDataSource) Schema(_ context.Context, _ datasource.SchemaRequest, re
 			"host_id": schema.StringAttribute{Optional: true, Validators: []validator.String{validate.NonEmpty()},
 				Description: "Only VMs recorded on this host."},
 			"state": schema.StringAttribute{Optional: true, Validators: []validator.String{stringvalidator.OneOf(stateFilterValues...)},
-				Description: "Only VMs in this state: " + quoted(stateFilterValues) + " (see `state` of the VMs)."},
+				Description: "Only VMs in this state: " + validate.Quoted(stateFilterValues) + " (see `state` of the VMs)."},
 			"name_regex": schema.StringAttribute{Optional: true, Validators: []validator.String{validate.Regexp()},
 				Description: "Only VMs whose name matches this RE2 regular expression (unanchored: use `^...$` for a full match)."},
 
@@ -56,7 +56,7 @@ func (d *vmsDataSource) Schema(_ context.Context, _ datasource.SchemaRequest, re
 					"state": schema.StringAttribute{Computed: true, Description: "Power state as virsh names it, read live; `" + stateMissing +
 						"` when the host answered but has no such domain; the recorded state when the host did not answer or the domain " +
 						"could not be read (`live` is false; null when the record cannot be read either)."},
-					"verdict": schema.StringAttribute{Computed: true, Description: "What the VM is relative to its record: " + quoted(vmVerdicts) +
+					"verdict": schema.StringAttribute{Computed: true, Description: "What the VM is relative to its record: " + validate.Quoted(vmVerdicts) +
 						" (the verdicts of `virtumancer_drift`)."},
 					"live":       schema.BoolAttribute{Computed: true, Description: "Whether `state` was read from the host."},
 					"uuid":       schema.StringAttribute{Computed: true, Description: "Recorded UUID, else the live domain's; null when neither is known."},
@@ -75,12 +75,12 @@ func (d *vmsDataSource) Schema(_ context.Context, _ datasource.SchemaRequest, re
 }
 
 func (d *vmsDataSource) Configure(_ context.Context, req datasource.ConfigureRequest, resp *datasource.ConfigureResponse) {
-	configureInto(&d.data, req, resp)
+	d.data = providerdata.From(req.ProviderData, &resp.Diagnostics)
 }
 
 func (d *vmsDataSource) Read(ctx context.Context, req datasource.ReadRequest, resp *datasource.ReadResponse) {
-	data := configured(d.data, &resp.Diagnostics)
-	if data == nil {
+	data := d.data
+	if !providerdata.Configured(data, &resp.Diagnostics) {
 		return
 	}
 	var m vmsDataModel

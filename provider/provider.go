@@ -126,11 +126,21 @@ func (p *virtumancerProvider) Configure(ctx context.Context, req provider.Config
 }
 
 func (p *virtumancerProvider) Resources(context.Context) []func() resource.Resource {
-	return resources.All()
+	return []func() resource.Resource{
+		resources.NewHostResource,
+		resources.NewVMResource,
+		resources.NewVolumeResource,
+	}
 }
 
 func (p *virtumancerProvider) DataSources(context.Context) []func() datasource.DataSource {
-	return datasources.All()
+	return []func() datasource.DataSource{
+		datasources.NewHostDataSource,
+		datasources.NewHostsDataSource,
+		datasources.NewVMDataSource,
+		datasources.NewVMsDataSource,
+		datasources.NewDriftDataSource,
+	}
 }
 
 func databasePath(attr types.String) string {

@@ -29,8 +29,8 @@ var (
 	_ resource.ResourceWithModifyPlan  = (*hostResource)(nil)
 )
 
-// NewHost is the constructor of virtumancer_host.
-func NewHost() resource.Resource { return &hostResource{} }
+// NewHostResource is the constructor of virtumancer_host.
+func NewHostResource() resource.Resource { return &hostResource{} }
 
 type hostResource struct {
 	data *providerdata.Data
@@ -86,9 +86,7 @@ func hostSchemaV0() schema.Schema {
 }
 
 func (r *hostResource) Configure(_ context.Context, req resource.ConfigureRequest, resp *resource.ConfigureResponse) {
-	d, diags := providerdata.From(req.ProviderData)
-	resp.Diagnostics.Append(diags...)
-	r.data = d
+	r.data = providerdata.From(req.ProviderData, &resp.Diagnostics)
 }
 
 // ModifyPlan marks the facts unknown when uri changes: they belong to the
@@ -108,8 +106,7 @@ func (r *hostResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRe
 }
 
 func (r *hostResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
-	if r.data == nil {
-		resp.Diagnostics.Append(providerdata.NotConfigured())
+	if !providerdata.Configured(r.data, &resp.Diagnostics) {
 		return
 	}
 	var plan hostModel
@@ -153,8 +150,7 @@ func (r *hostResource) Create(ctx context.Context, req resource.CreateRequest, r
 }
 
 func (r *hostResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
-	if r.data == nil {
-		resp.Diagnostics.Append(providerdata.NotConfigured())
+	if !providerdata.Configured(r.data, &resp.Diagnostics) {
 		return
 	}
 	var state hostModel
@@ -194,8 +190,7 @@ func (r *hostResource) Read(ctx context.Context, req resource.ReadRequest, resp 
 }
 
 func (r *hostResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
-	if r.data == nil {
-		resp.Diagnostics.Append(providerdata.NotConfigured())
+	if !providerdata.Configured(r.data, &resp.Diagnostics) {
 		return
 	}
 	var plan hostModel
@@ -222,8 +217,7 @@ func (r *hostResource) Update(ctx context.Context, req resource.UpdateRequest, r
 }
 
 func (r *hostResource) Delete(ctx context.Context, req resource.DeleteRequest, resp *resource.DeleteResponse) {
-	if r.data == nil {
-		resp.Diagnostics.Append(providerdata.NotConfigured())
+	if !providerdata.Configured(r.data, &resp.Diagnostics) {
 		return
 	}
 	var state hostModel

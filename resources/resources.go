@@ -1,13 +1,5 @@
-// Package resources holds the provider's managed resources, one file each.
+// Package resources holds the provider's managed resources: one file per
+// resource (vm.go, host.go, volume.go) and files beside it named after it for
+// its parts. Each constructor is New<Name>Resource, listed in
+// provider.Resources.
 package resources
-
-import "github.com/hashicorp/terraform-plugin-framework/resource"
-
-// All lists the resource constructors the provider serves.
-func All() []func() resource.Resource {
-	return []func() resource.Resource{
-		NewVMResource,
-		NewHost,
-		NewVolume,
-	}
-}

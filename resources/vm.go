@@ -20,7 +20,7 @@ var (
 	_ resource.ResourceWithValidateConfig = (*vmResource)(nil)
 )
 
-// NewVMResource is the virtumancer_vm constructor.
+// NewVMResource is the constructor of virtumancer_vm.
 func NewVMResource() resource.Resource { return &vmResource{} }
 
 type vmResource struct {
@@ -36,15 +36,13 @@ func (r *vmResource) Schema(ctx context.Context, _ resource.SchemaRequest, resp 
 }
 
 func (r *vmResource) Configure(_ context.Context, req resource.ConfigureRequest, resp *resource.ConfigureResponse) {
-	data, diags := providerdata.From(req.ProviderData)
-	resp.Diagnostics.Append(diags...)
-	r.data = data
+	r.data = providerdata.From(req.ProviderData, &resp.Diagnostics)
 }
 
 func (r *vmResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
 	var plan vmModel
 	resp.Diagnostics.Append(getVM(ctx, req.Plan, &plan)...)
-	if resp.Diagnostics.HasError() || !r.configured(&resp.Diagnostics) {
+	if resp.Diagnostics.HasError() || !providerdata.Configured(r.data, &resp.Diagnostics) {
 		return
 	}
 	timeout, diags := plan.Timeouts.Create(ctx, vmDefaultCreateTimeout)
@@ -109,7 +107,7 @@ func (r *vmResource) Create(ctx context.Context, req resource.CreateRequest, res
 func (r *vmResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
 	var state vmModel
 	resp.Diagnostics.Append(getVM(ctx, req.State, &state)...)
-	if resp.Diagnostics.HasError() || !r.configured(&resp.Diagnostics) {
+	if resp.Diagnostics.HasError() || !providerdata.Configured(r.data, &resp.Diagnostics) {
 		return
 	}
 	ctx = vmLogFields(ctx, state.HostID.ValueString(), state.Name.ValueString())
@@ -128,7 +126,7 @@ func (r *vmResource) Update(ctx context.Context, req resource.UpdateRequest, res
 	var plan, prior vmModel
 	resp.Diagnostics.Append(getVM(ctx, req.Plan, &plan)...)
 	resp.Diagnostics.Append(getVM(ctx, req.State, &prior)...)
-	if resp.Diagnostics.HasError() || !r.configured(&resp.Diagnostics) {
+	if resp.Diagnostics.HasError() || !providerdata.Configured(r.data, &resp.Diagnostics) {
 		return
 	}
 	timeout, diags := plan.Timeouts.Update(ctx, vmDefaultUpdateTimeout)
@@ -178,7 +176,7 @@ func (r *vmResource) Update(ctx context.Context, req resource.UpdateRequest, res
 func (r *vmResource) Delete(ctx context.Context, req resource.DeleteRequest, resp *resource.DeleteResponse) {
 	var state vmModel
 	resp.Diagnostics.Append(getVM(ctx, req.State, &state)...)
-	if resp.Diagnostics.HasError() || !r.configured(&resp.Diagnostics) {
+	if resp.Diagnostics.HasError() || !providerdata.Configured(r.data, &resp.Diagnostics) {
 		return
 	}
 	timeout, diags := state.Timeouts.Delete(ctx, vmDefaultDeleteTimeout)
@@ -204,7 +202,7 @@ func (r *vmResource) ImportState(ctx context.Context, req resource.ImportStateRe
 			"Expected `host_id/name` (for example `kvm1/web`), got "+strconv.Quote(req.ID)+".")
 		return
 	}
-	if !r.configured(&resp.Diagnostics) {
+	if !providerdata.Configured(r.data, &resp.Diagnostics) {
 		return
 	}
 	ctx = vmLogFields(ctx, hostID, name)

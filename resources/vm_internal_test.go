@@ -159,18 +159,6 @@ func TestMergeDefinitionGraphics(t *testing.T) {
 	}
 }
 
-func TestStateNames(t *testing.T) {
-	if vminfo.StateName(vminfo.StateShutoff) != "shut off" || vminfo.StateName(vminfo.StateRunning) != "running" || vminfo.StateName(42) != "unknown" {
-		t.Error("state names")
-	}
-	if !vmActive(vminfo.StatePaused) || vmActive(vminfo.StateShutoff) || vmActive(vminfo.StateCrashed) {
-		t.Error("vmActive")
-	}
-	if vmGraphicsName(vminfo.Graphics{Spice: true}) != "spice" || vmGraphicsName(vminfo.Graphics{}) != "none" {
-		t.Error("vmGraphicsName")
-	}
-}
-
 // TestVMModelConversion checks getVM and setVM against the framework's own
 // struct conversion for a model with every attribute and block set.
 func TestVMModelConversion(t *testing.T) {

@@ -180,17 +180,6 @@ func setVM(ctx context.Context, dst interface {
 	return dst.Set(ctx, obj)
 }
 
-// vmActive tells whether a domain in state s is running in libvirt's sense
-// (it has an id): running, idle, paused, shutting down or suspended. This is
-// what `running` reflects; `state` tells them apart.
-func vmActive(s int) bool {
-	switch s {
-	case vminfo.StateRunning, vminfo.StateBlocked, vminfo.StatePaused, vminfo.StateShutdown, vminfo.StatePMSuspended:
-		return true
-	}
-	return false
-}
-
 const vmMiB = 1024 // KiB per MiB
 
 func (m vmModel) disks(ctx context.Context) ([]vmDiskModel, diag.Diagnostics) {
@@ -365,12 +354,12 @@ func (m *vmModel) setLive(live liveVM) {
 	m.UUID = types.StringValue(v.UUID)
 	m.DomainID = types.Int64Value(int64(v.ID))
 	m.State = types.StringValue(vminfo.StateName(v.State))
-	m.Running = types.BoolValue(vmActive(v.State))
+	m.Running = types.BoolValue(vminfo.Active(v.State))
 	m.Vcpu = types.Int64Value(int64(v.Vcpu))
 	m.Memory = types.Int64Value(int64(v.Memory / vmMiB))
 	m.MaxMemory = types.Int64Value(int64(v.MaxMem / vmMiB))
 	m.Autostart = types.BoolValue(v.Autostart)
-	m.Graphics = types.StringValue(vmGraphicsName(v.Graphics))
+	m.Graphics = types.StringValue(vminfo.GraphicsName(v.Graphics))
 	m.DomainType = types.StringValue(v.DomainType)
 	m.PendingRestart = types.BoolValue(len(live.Pending) > 0)
 	m.Disks = disksValue(vmOrderDisks(v.Disks, vmTargetsOf(m.Disks)))
@@ -381,19 +370,6 @@ func (m *vmModel) setLive(live liveVM) {
 	}
 	if m.WaitForIP.IsUnknown() {
 		m.WaitForIP = types.ObjectNull(waitAttrTypes)
-	}
-}
-
-// vmGraphicsName maps VMInfo's two flags onto the one `graphics` value; a
-// domain offering both (never one we define) reads as vnc.
-func vmGraphicsName(g vminfo.Graphics) string {
-	switch {
-	case g.VNC:
-		return "vnc"
-	case g.Spice:
-		return "spice"
-	default:
-		return "none"
 	}
 }
 

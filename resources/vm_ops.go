@@ -13,7 +13,6 @@ import (
 	"github.com/hashicorp/terraform-plugin-log/tflog"
 
 	"github.com/virtumancer/terraform-provider-virtumancer/internal/hypervisor"
-	"github.com/virtumancer/terraform-provider-virtumancer/internal/providerdata"
 	"github.com/virtumancer/terraform-provider-virtumancer/internal/store"
 	"github.com/virtumancer/terraform-provider-virtumancer/internal/vminfo"
 )
@@ -28,14 +27,6 @@ const vmIPPoll = time.Second
 func vmLogFields(ctx context.Context, hostID, name string) context.Context {
 	ctx = tflog.SetField(ctx, "host_id", hostID)
 	return tflog.SetField(ctx, "vm", name)
-}
-
-func (r *vmResource) configured(diags *diag.Diagnostics) bool {
-	if r.data == nil {
-		diags.Append(providerdata.NotConfigured())
-		return false
-	}
-	return true
 }
 
 // storeWritable makes sure the store takes writes before anything changes
@@ -136,7 +127,7 @@ func (r *vmResource) converge(ctx context.Context, conn *hypervisor.Conn, dom hy
 			return liveVM{}, err
 		}
 	}
-	active, running := vmActive(rt.State), want.Running.ValueBool()
+	active, running := vminfo.Active(rt.State), want.Running.ValueBool()
 	grace := shutdownGrace(want)
 	if active && (!running || restart) {
 		forced, err := conn.Shutdown(ctx, dom, grace)

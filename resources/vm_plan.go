@@ -153,7 +153,7 @@ func planDisks(ctx context.Context, planList, cfgList, priorList types.List) (ty
 			was = &old[i]
 		}
 		if c.Bus.IsNull() {
-			p.Bus = types.StringValue(vmDefaultBus(p.Device.ValueString()))
+			p.Bus = types.StringValue(vminfo.DefaultBus(p.Device.ValueString()))
 			if was != nil && !was.Bus.IsNull() && was.Device.Equal(p.Device) {
 				p.Bus = was.Bus
 			}
@@ -215,14 +215,6 @@ func vmSameSource(a, b vmDiskModel) bool {
 func unchangedBesideFormat(was, now vmDiskModel) bool {
 	return vmSameSource(was, now) && was.Device.Equal(now.Device) && was.Bus.Equal(now.Bus) &&
 		was.ReadOnly.Equal(now.ReadOnly) && was.Target.Equal(now.Target)
-}
-
-// vmDefaultBus mirrors BuildXML: virtio for disks, sata for a cdrom.
-func vmDefaultBus(device string) string {
-	if device == "cdrom" {
-		return "sata"
-	}
-	return "virtio"
 }
 
 // planNICs keeps the MAC libvirt assigned to an interface whose network or

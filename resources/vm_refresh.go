@@ -47,7 +47,7 @@ func readLive(ctx context.Context, conn *hypervisor.Conn, name, ipSource string)
 }
 
 func withIPs(ctx context.Context, conn *hypervisor.Conn, live liveVM, ipSource string) liveVM {
-	if ipSource == "" || !vmActive(live.Info.State) {
+	if ipSource == "" || !vminfo.Active(live.Info.State) {
 		return live
 	}
 	ips, err := conn.InterfaceAddresses(ctx, live.Domain, ipSource)

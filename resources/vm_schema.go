@@ -73,14 +73,6 @@ func vmDurationText(d time.Duration) string {
 	return s
 }
 
-func vmOneOf(values []string) string {
-	quoted := make([]string, len(values))
-	for i, v := range values {
-		quoted[i] = "`" + v + "`"
-	}
-	return strings.Join(quoted, ", ")
-}
-
 // vmSchemaV0 is version 0 of the virtumancer_vm schema. It is a function so a
 // later version can keep it for its state upgrader.
 func vmSchemaV0(ctx context.Context) schema.Schema {
@@ -151,13 +143,13 @@ func vmAttributes() map[string]schema.Attribute {
 		"graphics": schema.StringAttribute{
 			Optional: true, Computed: true, Default: stringdefault.StaticString(vmDefaultGraphics),
 			Description: fmt.Sprintf("Remote console: one of %s. Consoles listen on %s only. Defaults to `%s`.",
-				vmOneOf(vminfo.GraphicsValues), vminfo.GraphicsListen, vmDefaultGraphics),
+				validate.Quoted(vminfo.GraphicsValues), vminfo.GraphicsListen, vmDefaultGraphics),
 			Validators: []validator.String{stringvalidator.OneOf(vminfo.GraphicsValues...)},
 		},
 		"domain_type": schema.StringAttribute{
 			Optional: true, Computed: true,
 			Description: fmt.Sprintf("Libvirt domain type: one of %s. Defaults to `kvm` where the host offers KVM, "+
-				"else `qemu` (TCG), and `test` on the test driver. Changing it replaces the VM.", vmOneOf(vminfo.DomainTypes)),
+				"else `qemu` (TCG), and `test` on the test driver. Changing it replaces the VM.", validate.Quoted(vminfo.DomainTypes)),
 			Validators: []validator.String{stringvalidator.OneOf(vminfo.DomainTypes...)},
 			PlanModifiers: []planmodifier.String{
 				stringplanmodifier.UseStateForUnknown(), stringplanmodifier.RequiresReplace(),
@@ -184,7 +176,7 @@ func vmAttributes() map[string]schema.Attribute {
 		},
 		"state": schema.StringAttribute{
 			Computed:    true,
-			Description: "Live power state as virsh names it: " + vmOneOf(vminfo.StateNames) + ".",
+			Description: "Live power state as virsh names it: " + validate.Quoted(vminfo.StateNames) + ".",
 		},
 		"config_json": schema.StringAttribute{
 			Computed: true,
@@ -238,12 +230,12 @@ func vmDiskBlock() schema.ListNestedBlock {
 				},
 				"device": schema.StringAttribute{
 					Optional: true, Computed: true, Default: stringdefault.StaticString("disk"),
-					Description: "Device kind: one of " + vmOneOf(vminfo.DiskDevices) + ". Defaults to `disk`.",
+					Description: "Device kind: one of " + validate.Quoted(vminfo.DiskDevices) + ". Defaults to `disk`.",
 					Validators:  []validator.String{stringvalidator.OneOf(vminfo.DiskDevices...)},
 				},
 				"bus": schema.StringAttribute{
 					Optional: true, Computed: true,
-					Description: "Bus: one of " + vmOneOf(vminfo.DiskBuses) + ". Defaults to `virtio` for a disk and " +
+					Description: "Bus: one of " + validate.Quoted(vminfo.DiskBuses) + ". Defaults to `virtio` for a disk and " +
 						"`sata` for a cdrom (a cdrom cannot use virtio).",
 					Validators: []validator.String{stringvalidator.OneOf(vminfo.DiskBuses...)},
 				},
@@ -258,7 +250,7 @@ func vmDiskBlock() schema.ListNestedBlock {
 				},
 				"format": schema.StringAttribute{
 					Optional: true, Computed: true,
-					Description: "Image format: one of " + vmOneOf(vminfo.DiskFormats) + ". Taken from the volume when " +
+					Description: "Image format: one of " + validate.Quoted(vminfo.DiskFormats) + ". Taken from the volume when " +
 						"unset; `" + vminfo.DefaultPathFormat + "` for a path.",
 					Validators: []validator.String{stringvalidator.OneOf(vminfo.DiskFormats...)},
 				},
@@ -303,7 +295,7 @@ func vmWaitBlock() schema.SingleNestedBlock {
 		Attributes: map[string]schema.Attribute{
 			"source": schema.StringAttribute{
 				Optional: true, Computed: true, Default: stringdefault.StaticString(vmDefaultWaitSource),
-				Description: "Where addresses come from: one of " + vmOneOf(vmAddressSources) + " (DHCP leases of a " +
+				Description: "Where addresses come from: one of " + validate.Quoted(vmAddressSources) + " (DHCP leases of a " +
 					"libvirt network, the QEMU guest agent, the host's ARP table). Defaults to `" + vmDefaultWaitSource + "`.",
 				Validators: []validator.String{stringvalidator.OneOf(vmAddressSources...)},
 			},

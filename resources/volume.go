@@ -2,12 +2,8 @@ package resources
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -27,11 +23,16 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/types"
 	"github.com/hashicorp/terraform-plugin-log/tflog"
 
+	"github.com/virtumancer/terraform-provider-virtumancer/internal/diskimage"
 	"github.com/virtumancer/terraform-provider-virtumancer/internal/hypervisor"
 	"github.com/virtumancer/terraform-provider-virtumancer/internal/providerdata"
 	"github.com/virtumancer/terraform-provider-virtumancer/internal/validate"
 	"github.com/virtumancer/terraform-provider-virtumancer/internal/vminfo"
 )
+
+// virtumancer_volume: this file holds the resource in the usual order;
+// volume_source.go holds what plan and apply do with `source`, and
+// volume_config.go the checks of the attributes against each other.
 
 var (
 	_ resource.ResourceWithConfigure        = (*volumeResource)(nil)
@@ -41,20 +42,16 @@ var (
 )
 
 const (
-	volMiB = 1 << 20
-	// volPrivateSourceKey keys the private state that caches the hash of the
-	// uploaded source by path, size and mtime, so plans hash a large image
-	// only when the file actually changed.
-	volPrivateSourceKey = "source"
-	volDefaultFormat    = "qcow2"
+	bytesPerMiB         = 1 << 20
+	defaultVolumeFormat = diskimage.FormatQcow2
 )
 
-// volPlainName: pools and volumes are single path elements, which is what
-// lets the import id host_id/pool/name be split from the right.
-var volPlainName = stringvalidator.RegexMatches(regexp.MustCompile(`^[^/]+$`), "must be non-empty and contain no '/'")
+// singlePathElement: pools and volumes are single path elements, which is
+// what lets the import id host_id/pool/name be split from the right.
+var singlePathElement = stringvalidator.RegexMatches(regexp.MustCompile(`^[^/]+$`), "must be non-empty and contain no '/'")
 
-// NewVolume is the constructor of virtumancer_volume.
-func NewVolume() resource.Resource { return &volumeResource{} }
+// NewVolumeResource is the constructor of virtumancer_volume.
+func NewVolumeResource() resource.Resource { return &volumeResource{} }
 
 type volumeResource struct {
 	data *providerdata.Data
@@ -81,11 +78,11 @@ func volumeSchemaV0() schema.Schema {
 				Description: "Id of the `virtumancer_host` whose pool holds the volume.",
 			},
 			"pool": schema.StringAttribute{
-				Required: true, PlanModifiers: replace, Validators: []validator.String{volPlainName},
+				Required: true, PlanModifiers: replace, Validators: []validator.String{singlePathElement},
 				Description: "Name of the libvirt storage pool, e.g. `default`.",
 			},
 			"name": schema.StringAttribute{
-				Required: true, PlanModifiers: replace, Validators: []validator.String{volPlainName},
+				Required: true, PlanModifiers: replace, Validators: []validator.String{singlePathElement},
 				Description: "Volume name; in a directory pool also its file name, e.g. `web-root.qcow2`.",
 			},
 
@@ -98,12 +95,12 @@ func volumeSchemaV0() schema.Schema {
 					"or to the size of the `source` image (its virtual size for a qcow2 image). Changing it replaces the volume.",
 			},
 			"format": schema.StringAttribute{
-				Optional: true, Computed: true, Default: stringdefault.StaticString(volDefaultFormat), PlanModifiers: replace,
+				Optional: true, Computed: true, Default: stringdefault.StaticString(defaultVolumeFormat), PlanModifiers: replace,
 				Validators:  []validator.String{stringvalidator.OneOf(vminfo.DiskFormats...)},
-				Description: "Volume format: " + volQuoteList(vminfo.DiskFormats) + ". Defaults to `" + volDefaultFormat + "`. It must match the `source` image.",
+				Description: "Volume format: one of " + validate.Quoted(vminfo.DiskFormats) + ". Defaults to `" + defaultVolumeFormat + "`. It must match the `source` image.",
 			},
 			"base_volume": schema.StringAttribute{
-				Optional: true, PlanModifiers: replace, Validators: []validator.String{volPlainName},
+				Optional: true, PlanModifiers: replace, Validators: []validator.String{singlePathElement},
 				Description: "Name of a volume in the same pool to use as the backing file of this qcow2 overlay (a copy-on-write clone). " +
 					"Needs `format = \"qcow2\"`; conflicts with `source`.",
 			},
@@ -137,16 +134,11 @@ func (r *volumeResource) ConfigValidators(context.Context) []resource.ConfigVali
 }
 
 func (r *volumeResource) Configure(_ context.Context, req resource.ConfigureRequest, resp *resource.ConfigureResponse) {
-	d, diags := providerdata.From(req.ProviderData)
-	resp.Diagnostics.Append(diags...)
-	r.data = d
+	r.data = providerdata.From(req.ProviderData, &resp.Diagnostics)
 }
 
-// ModifyPlan reads the source file at plan time: its hash (replace when the
-// content changed), its format (must match `format`) and its size (the
-// default capacity). A source file missing for an existing volume is a
-// warning: the volume is fine and plans must not fail because a CI runner
-// lacks the image.
+// ModifyPlan reads the source file at plan time (see planSource): its hash
+// replaces the volume when the content changed.
 func (r *volumeResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
 	if req.Plan.Raw.IsNull() {
 		return // destroy
@@ -154,143 +146,92 @@ func (r *volumeResource) ModifyPlan(ctx context.Context, req resource.ModifyPlan
 	var config, plan volumeModel
 	resp.Diagnostics.Append(req.Config.Get(ctx, &config)...)
 	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+	var prior *volumeModel
+	var cached diskimage.Sum
+	if !req.State.Raw.IsNull() {
+		prior = &volumeModel{}
+		resp.Diagnostics.Append(req.State.Get(ctx, prior)...)
+		cached = loadSourceCache(ctx, req.Private.GetKey)
+	}
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	creating := req.State.Raw.IsNull()
-	var state volumeModel
-	if !creating {
-		resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
-		if resp.Diagnostics.HasError() {
-			return
-		}
+	if planSource(ctx, &plan, prior, config.Capacity, cached, &resp.Diagnostics) {
+		resp.RequiresReplace = append(resp.RequiresReplace, path.Root("source_sha256"))
 	}
-
-	switch {
-	case plan.Source.IsNull():
-		plan.SourceSHA256 = types.StringNull()
-	case plan.Source.IsUnknown():
-		plan.SourceSHA256 = types.StringUnknown()
-	default:
-		src := plan.Source.ValueString()
-		var cached *volSourceInfo
-		if !creating {
-			cached = volLoadSourceInfo(ctx, req.Private.GetKey)
-		}
-		info, err := volInspectSource(src, cached)
-		if err != nil {
-			if creating {
-				resp.Diagnostics.AddAttributeError(path.Root("source"), "Unable to read the source image", err.Error())
-				return
-			}
-			resp.Diagnostics.AddAttributeWarning(path.Root("source"), "Unable to read the source image",
-				fmt.Sprintf("%s. The volume keeps its uploaded content and the recorded source_sha256; make the file readable again to detect changes to it.", err))
-			plan.SourceSHA256 = state.SourceSHA256
-			break
-		}
-		tflog.Debug(ctx, "inspected source", map[string]any{"source": src, "format": info.Format, "sha256": info.SHA256, "cached": info.FromCache})
-		plan.SourceSHA256 = types.StringValue(info.SHA256)
-		if !creating && !plan.SourceSHA256.Equal(state.SourceSHA256) {
-			resp.RequiresReplace = append(resp.RequiresReplace, path.Root("source_sha256"))
-		}
-		// The checks below concern the upload, so they matter only when one
-		// will happen: on create or when the content changed.
-		if creating || !plan.SourceSHA256.Equal(state.SourceSHA256) {
-			resp.Diagnostics.Append(volCheckSourceFits(info, plan.Format, config.Capacity)...)
-			if resp.Diagnostics.HasError() {
-				return
-			}
-			if config.Capacity.IsNull() {
-				plan.Capacity = types.Int64Value(info.CapacityMiB())
-			}
-		}
+	if resp.Diagnostics.HasError() {
+		return
 	}
 	resp.Diagnostics.Append(resp.Plan.Set(ctx, &plan)...)
 }
 
+// begin starts Create, Read and Delete: the model from the plan or state
+// (get), the log fields, and the connection to its host, nil after a
+// diagnostic.
+func (r *volumeResource) begin(ctx context.Context, get func(context.Context, any) diag.Diagnostics, diags *diag.Diagnostics) (context.Context, volumeModel, *hypervisor.Conn) {
+	var m volumeModel
+	if !providerdata.Configured(r.data, diags) {
+		return ctx, m, nil
+	}
+	if diags.Append(get(ctx, &m)...); diags.HasError() {
+		return ctx, m, nil
+	}
+	ctx = m.logFields(ctx)
+	return ctx, m, r.data.Conn(ctx, m.HostID.ValueString(), diags)
+}
+
 func (r *volumeResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
-	if r.data == nil {
-		resp.Diagnostics.Append(providerdata.NotConfigured())
-		return
-	}
-	var plan volumeModel
-	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
-	if resp.Diagnostics.HasError() {
-		return
-	}
-	ctx = plan.logFields(ctx)
-	conn := r.data.Conn(ctx, plan.HostID.ValueString(), &resp.Diagnostics)
+	ctx, plan, conn := r.begin(ctx, req.Plan.Get, &resp.Diagnostics)
 	if conn == nil {
 		return
-	}
-
-	spec := hypervisor.VolumeSpec{
-		Pool: plan.Pool.ValueString(), Name: plan.Name.ValueString(), Format: plan.Format.ValueString(),
-		BackingVolume: plan.BaseVolume.ValueString(),
-	}
-	if !plan.Capacity.IsUnknown() && !plan.Capacity.IsNull() {
-		spec.CapacityBytes = uint64(plan.Capacity.ValueInt64()) * volMiB
 	}
 	// Open the source before creating anything, so a file that vanished
 	// since plan leaves no empty volume behind.
 	var src *os.File
-	var srcSize uint64
+	var size uint64
 	if !plan.Source.IsNull() {
-		f, size, err := volOpenSource(plan.Source.ValueString())
-		if err != nil {
+		var err error
+		if src, size, err = diskimage.Open(plan.Source.ValueString()); err != nil {
 			resp.Diagnostics.AddAttributeError(path.Root("source"), "Unable to read the source image", err.Error())
 			return
 		}
-		defer f.Close()
-		src, srcSize = f, size
+		defer src.Close()
 	}
 
-	vol, err := conn.CreateVolume(ctx, spec)
+	vol, err := conn.CreateVolume(ctx, plan.spec())
 	if err != nil {
 		resp.Diagnostics.Append(createVolumeDiag(plan, err))
 		return
 	}
 	tflog.Info(ctx, "created volume", map[string]any{"path": vol.Path})
-
 	if src != nil {
-		sum, err := volUpload(ctx, conn, vol, src, srcSize)
-		if err == nil && !plan.SourceSHA256.IsUnknown() && sum != plan.SourceSHA256.ValueString() {
-			err = fmt.Errorf("the file %s changed between plan and apply (planned sha256 %s, uploaded %s); run the plan again",
-				plan.Source.ValueString(), plan.SourceSHA256.ValueString(), sum)
-		}
-		if err != nil {
-			resp.Diagnostics.AddAttributeError(path.Root("source"), "Unable to upload the source image",
-				fmt.Sprintf("Uploading into volume %q of pool %q on host %q failed: %s.%s", vol.Name, vol.Pool, plan.HostID.ValueString(), err, r.cleanup(ctx, conn, vol)))
-			return
-		}
-		plan.SourceSHA256 = types.StringValue(sum)
-		if fi, err := src.Stat(); err == nil {
-			resp.Diagnostics.Append(volSaveSourceInfo(ctx, resp.Private.SetKey, volSourceInfoOf(plan.Source.ValueString(), fi, sum))...)
-		}
-		tflog.Info(ctx, "uploaded source", map[string]any{"bytes": srcSize, "sha256": sum})
-		// Re-read: for a qcow2 image the size is now the image's own.
-		if vol, err = conn.LookupVolume(ctx, vol.Pool, vol.Name); err != nil {
-			resp.Diagnostics.AddError("Unable to read the volume", fmt.Sprintf("The volume was created and filled but reading it back failed: %s", err))
+		var ok bool
+		if vol, ok = fillVolume(ctx, conn, vol, src, size, &plan, resp); !ok {
 			return
 		}
 	}
-
 	plan.fromVolume(vol)
 	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
 }
 
+func createVolumeDiag(plan volumeModel, err error) diag.Diagnostic {
+	switch {
+	case errors.Is(err, hypervisor.ErrVolumeExists):
+		id := plan.HostID.ValueString() + "/" + plan.Pool.ValueString() + "/" + plan.Name.ValueString()
+		return diag.NewAttributeErrorDiagnostic(path.Root("name"), "Volume already exists",
+			fmt.Sprintf("%s. Choose another name, or bring the volume under Terraform with `terraform import virtumancer_volume.<name> %s`.", err, id))
+	case errors.Is(err, hypervisor.ErrPoolNotFound):
+		return diag.NewAttributeErrorDiagnostic(path.Root("pool"), "Storage pool not found",
+			fmt.Sprintf("%s. List the host's pools with `virsh pool-list --all` and fix `pool`.", err))
+	case errors.Is(err, hypervisor.ErrVolumeNotFound) && !plan.BaseVolume.IsNull():
+		return diag.NewAttributeErrorDiagnostic(path.Root("base_volume"), "Base volume not found",
+			fmt.Sprintf("%s. base_volume must name a volume of pool %q.", err, plan.Pool.ValueString()))
+	}
+	return diag.NewErrorDiagnostic("Unable to create the volume", err.Error())
+}
+
 func (r *volumeResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
-	if r.data == nil {
-		resp.Diagnostics.Append(providerdata.NotConfigured())
-		return
-	}
-	var state volumeModel
-	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
-	if resp.Diagnostics.HasError() {
-		return
-	}
-	ctx = state.logFields(ctx)
-	conn := r.data.Conn(ctx, state.HostID.ValueString(), &resp.Diagnostics)
+	ctx, state, conn := r.begin(ctx, req.State.Get, &resp.Diagnostics)
 	if conn == nil {
 		return
 	}
@@ -321,26 +262,17 @@ func (r *volumeResource) Update(ctx context.Context, req resource.UpdateRequest,
 	}
 	plan.ID, plan.Path, plan.Capacity = state.ID, state.Path, state.Capacity
 	if plan.Source.IsNull() {
-		resp.Diagnostics.Append(resp.Private.SetKey(ctx, volPrivateSourceKey, nil)...)
+		resp.Diagnostics.Append(resp.Private.SetKey(ctx, sourceCacheKey, nil)...)
 	} else if fi, err := os.Stat(plan.Source.ValueString()); err == nil && !plan.SourceSHA256.IsUnknown() {
-		resp.Diagnostics.Append(volSaveSourceInfo(ctx, resp.Private.SetKey, volSourceInfoOf(plan.Source.ValueString(), fi, plan.SourceSHA256.ValueString()))...)
+		sum := diskimage.SumOf(plan.Source.ValueString(), fi, plan.SourceSHA256.ValueString())
+		resp.Diagnostics.Append(saveSourceCache(ctx, resp.Private.SetKey, sum)...)
 	}
 	tflog.Debug(plan.logFields(ctx), "recorded new source path")
 	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
 }
 
 func (r *volumeResource) Delete(ctx context.Context, req resource.DeleteRequest, resp *resource.DeleteResponse) {
-	if r.data == nil {
-		resp.Diagnostics.Append(providerdata.NotConfigured())
-		return
-	}
-	var state volumeModel
-	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
-	if resp.Diagnostics.HasError() {
-		return
-	}
-	ctx = state.logFields(ctx)
-	conn := r.data.Conn(ctx, state.HostID.ValueString(), &resp.Diagnostics)
+	ctx, state, conn := r.begin(ctx, req.State.Get, &resp.Diagnostics)
 	if conn == nil {
 		return
 	}
@@ -369,31 +301,6 @@ func (r *volumeResource) ImportState(ctx context.Context, req resource.ImportSta
 	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("id"), req.ID)...)
 }
 
-// cleanup deletes a volume whose upload failed and says what happened, as
-// a sentence to append to the error.
-func (r *volumeResource) cleanup(ctx context.Context, conn *hypervisor.Conn, vol hypervisor.Volume) string {
-	if err := conn.DeleteVolume(ctx, vol); err != nil && !hypervisor.IsNotFound(err) {
-		return fmt.Sprintf(" Deleting the partly written volume failed too (%s); delete %s by hand.", err, vol.Path)
-	}
-	return " The partly written volume was deleted."
-}
-
-func createVolumeDiag(plan volumeModel, err error) diag.Diagnostic {
-	switch {
-	case errors.Is(err, hypervisor.ErrVolumeExists):
-		id := plan.HostID.ValueString() + "/" + plan.Pool.ValueString() + "/" + plan.Name.ValueString()
-		return diag.NewAttributeErrorDiagnostic(path.Root("name"), "Volume already exists",
-			fmt.Sprintf("%s. Choose another name, or bring the volume under Terraform with `terraform import virtumancer_volume.<name> %s`.", err, id))
-	case errors.Is(err, hypervisor.ErrPoolNotFound):
-		return diag.NewAttributeErrorDiagnostic(path.Root("pool"), "Storage pool not found",
-			fmt.Sprintf("%s. List the host's pools with `virsh pool-list --all` and fix `pool`.", err))
-	case errors.Is(err, hypervisor.ErrVolumeNotFound) && !plan.BaseVolume.IsNull():
-		return diag.NewAttributeErrorDiagnostic(path.Root("base_volume"), "Base volume not found",
-			fmt.Sprintf("%s. base_volume must name a volume of pool %q.", err, plan.Pool.ValueString()))
-	}
-	return diag.NewErrorDiagnostic("Unable to create the volume", err.Error())
-}
-
 // parseVolumeID splits host_id/pool/name from the right: pool and name
 // hold no '/', a host id may.
 func parseVolumeID(id string) (hostID, pool, name string, err error) {
@@ -405,49 +312,6 @@ func parseVolumeID(id string) (hostID, pool, name string, err error) {
 		}
 	}
 	return "", "", "", fmt.Errorf("the import id %q is not host_id/pool/name; use e.g. `local/default/web-root.qcow2`", id)
-}
-
-// volUpload streams f into vol, hashing what it sends.
-func volUpload(ctx context.Context, conn *hypervisor.Conn, vol hypervisor.Volume, f *os.File, size uint64) (string, error) {
-	if _, err := f.Seek(0, io.SeekStart); err != nil {
-		return "", fmt.Errorf("rewind %s: %w", f.Name(), err)
-	}
-	h := sha256.New()
-	if err := conn.UploadVolume(ctx, vol, io.TeeReader(f, h), size); err != nil {
-		return "", err
-	}
-	return hex.EncodeToString(h.Sum(nil)), nil
-}
-
-// volumeConfigValidator checks what attributes say about each other.
-type volumeConfigValidator struct{}
-
-func (volumeConfigValidator) Description(context.Context) string {
-	return "capacity is required unless base_volume or source is set; base_volume needs qcow2 and conflicts with source"
-}
-
-func (v volumeConfigValidator) MarkdownDescription(ctx context.Context) string {
-	return v.Description(ctx)
-}
-
-func (volumeConfigValidator) ValidateResource(ctx context.Context, req resource.ValidateConfigRequest, resp *resource.ValidateConfigResponse) {
-	var c volumeModel
-	resp.Diagnostics.Append(req.Config.Get(ctx, &c)...)
-	if resp.Diagnostics.HasError() {
-		return
-	}
-	if c.Capacity.IsNull() && c.BaseVolume.IsNull() && c.Source.IsNull() {
-		resp.Diagnostics.AddAttributeError(path.Root("capacity"), "Missing capacity",
-			"Set capacity (MiB) for an empty volume; it may be left out only with base_volume (defaults to the base's size) or source (defaults to the image's size).")
-	}
-	if !c.BaseVolume.IsNull() && !c.Source.IsNull() {
-		resp.Diagnostics.AddAttributeError(path.Root("source"), "Conflicting attributes",
-			"A volume is either an overlay on base_volume or a copy of source, not both; remove one of them.")
-	}
-	if !c.BaseVolume.IsNull() && c.Format.ValueString() == "raw" {
-		resp.Diagnostics.AddAttributeError(path.Root("format"), "Raw volumes have no backing volume",
-			"A volume with base_volume is a qcow2 overlay: remove format or set it to \"qcow2\".")
-	}
 }
 
 type volumeModel struct {
@@ -469,6 +333,19 @@ func (m *volumeModel) logFields(ctx context.Context) context.Context {
 	return tflog.SetField(ctx, "volume", m.Name.ValueString())
 }
 
+// spec is what the pool is asked to create; an unknown capacity (taken from
+// the base volume) is left to libvirt.
+func (m *volumeModel) spec() hypervisor.VolumeSpec {
+	spec := hypervisor.VolumeSpec{
+		Pool: m.Pool.ValueString(), Name: m.Name.ValueString(), Format: m.Format.ValueString(),
+		BackingVolume: m.BaseVolume.ValueString(),
+	}
+	if !m.Capacity.IsUnknown() && !m.Capacity.IsNull() {
+		spec.CapacityBytes = uint64(m.Capacity.ValueInt64()) * bytesPerMiB
+	}
+	return spec
+}
+
 // fromVolume records what the pool reports. A format the pool does not
 // report keeps the configured one; the base volume is recognised by its
 // path in the same directory as the volume (a backing file outside the
@@ -476,11 +353,11 @@ func (m *volumeModel) logFields(ctx context.Context) context.Context {
 func (m *volumeModel) fromVolume(v hypervisor.Volume) {
 	m.ID = types.StringValue(m.HostID.ValueString() + "/" + v.Pool + "/" + v.Name)
 	m.Path = types.StringValue(v.Path)
-	m.Capacity = types.Int64Value(int64((v.CapacityBytes + volMiB - 1) / volMiB))
+	m.Capacity = types.Int64Value(int64((v.CapacityBytes + bytesPerMiB - 1) / bytesPerMiB))
 	if v.Format != "" {
 		m.Format = types.StringValue(v.Format)
 	} else if m.Format.IsNull() || m.Format.IsUnknown() {
-		m.Format = types.StringValue(volDefaultFormat)
+		m.Format = types.StringValue(defaultVolumeFormat)
 	}
 	switch {
 	case v.BackingPath == "":
@@ -493,146 +370,4 @@ func (m *volumeModel) fromVolume(v hypervisor.Volume) {
 	if m.SourceSHA256.IsUnknown() {
 		m.SourceSHA256 = types.StringNull()
 	}
-}
-
-// volSourceInfo is what plan and apply learn about a source file.
-type volSourceInfo struct {
-	Path    string `json:"path"`
-	Size    int64  `json:"size"`
-	ModTime int64  `json:"mtime_ns"`
-	SHA256  string `json:"sha256"`
-	// Not cached: read from the header on every inspection.
-	Format     string `json:"-"`
-	VirtualLen uint64 `json:"-"` // the disk size the image presents, bytes
-	FromCache  bool   `json:"-"` // SHA256 came from the private state
-}
-
-// CapacityMiB is the capacity a volume needs to hold the image.
-func (s volSourceInfo) CapacityMiB() int64 { return int64((s.VirtualLen + volMiB - 1) / volMiB) }
-
-func volSourceInfoOf(p string, fi os.FileInfo, sum string) volSourceInfo {
-	return volSourceInfo{Path: p, Size: fi.Size(), ModTime: fi.ModTime().UnixNano(), SHA256: sum}
-}
-
-func volLoadSourceInfo(ctx context.Context, get func(context.Context, string) ([]byte, diag.Diagnostics)) *volSourceInfo {
-	b, diags := get(ctx, volPrivateSourceKey)
-	if diags.HasError() || len(b) == 0 {
-		return nil
-	}
-	var s volSourceInfo
-	if json.Unmarshal(b, &s) != nil {
-		return nil
-	}
-	return &s
-}
-
-func volSaveSourceInfo(ctx context.Context, set func(context.Context, string, []byte) diag.Diagnostics, s volSourceInfo) diag.Diagnostics {
-	b, err := json.Marshal(s)
-	if err != nil {
-		return diag.Diagnostics{providerdata.Bug("encoding the source cache: " + err.Error())}
-	}
-	return set(ctx, volPrivateSourceKey, b)
-}
-
-// volOpenSource opens a regular file and returns its size.
-func volOpenSource(p string) (*os.File, uint64, error) {
-	f, err := os.Open(p)
-	if err != nil {
-		return nil, 0, fmt.Errorf("source %s: %w", p, err)
-	}
-	fi, err := f.Stat()
-	if err != nil {
-		f.Close()
-		return nil, 0, fmt.Errorf("source %s: %w", p, err)
-	}
-	if !fi.Mode().IsRegular() {
-		f.Close()
-		return nil, 0, fmt.Errorf("source %s is not a regular file", p)
-	}
-	if fi.Size() == 0 {
-		f.Close()
-		return nil, 0, fmt.Errorf("source %s is empty", p)
-	}
-	return f, uint64(fi.Size()), nil
-}
-
-// volInspectSource reads the image header and hashes the file, unless cached
-// holds the hash for the same path, size and mtime.
-func volInspectSource(p string, cached *volSourceInfo) (volSourceInfo, error) {
-	f, size, err := volOpenSource(p)
-	if err != nil {
-		return volSourceInfo{}, err
-	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return volSourceInfo{}, fmt.Errorf("source %s: %w", p, err)
-	}
-	info := volSourceInfoOf(p, fi, "")
-	info.Format, info.VirtualLen = "raw", size
-	var hdr [32]byte
-	if n, _ := io.ReadFull(f, hdr[:]); n == len(hdr) && string(hdr[:4]) == "QFI\xfb" {
-		info.Format = "qcow2"
-		info.VirtualLen = volBEUint64(hdr[24:32])
-	}
-	if cached != nil && cached.Path == info.Path && cached.Size == info.Size && cached.ModTime == info.ModTime && cached.SHA256 != "" {
-		info.SHA256, info.FromCache = cached.SHA256, true
-		return info, nil
-	}
-	if _, err := f.Seek(0, io.SeekStart); err != nil {
-		return volSourceInfo{}, fmt.Errorf("source %s: %w", p, err)
-	}
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return volSourceInfo{}, fmt.Errorf("source %s: reading: %w", p, err)
-	}
-	info.SHA256 = hex.EncodeToString(h.Sum(nil))
-	return info, nil
-}
-
-// volCheckSourceFits reports a source image that the planned volume cannot
-// hold as it is: a format mismatch or a capacity below the image's size.
-func volCheckSourceFits(info volSourceInfo, format types.String, capacity types.Int64) diag.Diagnostics {
-	var diags diag.Diagnostics
-	if !format.IsUnknown() && format.ValueString() != info.Format {
-		diags.AddAttributeError(path.Root("format"), "Source image format does not match",
-			fmt.Sprintf("%s is a %s image but format is %q; set format = %q.", info.Path, info.Format, format.ValueString(), info.Format))
-		return diags
-	}
-	if capacity.IsNull() || capacity.IsUnknown() {
-		return diags
-	}
-	need := info.CapacityMiB()
-	switch got := capacity.ValueInt64(); {
-	case info.Format == "qcow2" && got != need:
-		// The upload replaces the whole qcow2 file, header included, so the
-		// volume takes the image's own virtual size whatever was asked.
-		diags.AddAttributeError(path.Root("capacity"), "Capacity does not match the qcow2 image",
-			fmt.Sprintf("%s is a qcow2 image of %d MiB and an uploaded qcow2 image keeps its own size. "+
-				"Remove capacity (it defaults to %d) or resize the image first (qemu-img resize).", info.Path, need, need))
-	case got < need:
-		diags.AddAttributeError(path.Root("capacity"), "Capacity too small for the source image",
-			fmt.Sprintf("%s holds %d bytes, which needs a capacity of at least %d MiB; capacity is %d.", info.Path, info.VirtualLen, need, got))
-	}
-	return diags
-}
-
-func volBEUint64(b []byte) uint64 {
-	var v uint64
-	for _, c := range b[:8] {
-		v = v<<8 | uint64(c)
-	}
-	return v
-}
-
-// volQuoteList renders allowed values for a description: `a`, `b` or `c`.
-func volQuoteList(vals []string) string {
-	q := make([]string, len(vals))
-	for i, v := range vals {
-		q[i] = "`" + v + "`"
-	}
-	if len(q) < 2 {
-		return strings.Join(q, "")
-	}
-	return strings.Join(q[:len(q)-1], ", ") + " or " + q[len(q)-1]
 }

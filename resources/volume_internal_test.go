@@ -1,16 +1,16 @@
 package resources
 
 import (
-	"crypto/sha256"
-	"encoding/binary"
-	"encoding/hex"
+	"context"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
+	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/types"
+
+	"github.com/virtumancer/terraform-provider-virtumancer/internal/diskimage"
 )
 
 func TestParseVolumeID(t *testing.T) {
@@ -30,68 +30,13 @@ func TestParseVolumeID(t *testing.T) {
 	}
 }
 
-func TestVolInspectSource(t *testing.T) {
-	dir := t.TempDir()
-	raw := filepath.Join(dir, "disk.img")
-	rawBytes := []byte(strings.Repeat("x", volMiB+1))
-	if err := os.WriteFile(raw, rawBytes, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	info, err := volInspectSource(raw, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sum := sha256.Sum256(rawBytes)
-	if info.Format != "raw" || info.VirtualLen != uint64(len(rawBytes)) || info.CapacityMiB() != 2 || info.SHA256 != hex.EncodeToString(sum[:]) {
-		t.Errorf("raw: %+v", info)
-	}
-
-	qcow := filepath.Join(dir, "disk.qcow2")
-	hdr := make([]byte, 512)
-	copy(hdr, "QFI\xfb")
-	binary.BigEndian.PutUint64(hdr[24:], 10*volMiB+512)
-	if err := os.WriteFile(qcow, hdr, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	info, err = volInspectSource(qcow, nil)
-	if err != nil || info.Format != "qcow2" || info.CapacityMiB() != 11 {
-		t.Errorf("qcow2: %+v %v", info, err)
-	}
-
-	// The cache is used only for the same path, size and mtime.
-	cached := volSourceInfo{Path: qcow, Size: info.Size, ModTime: info.ModTime, SHA256: "cached"}
-	if got, _ := volInspectSource(qcow, &cached); got.SHA256 != "cached" {
-		t.Errorf("unchanged file: sha %q, want the cached one", got.SHA256)
-	}
-	later := time.Unix(0, info.ModTime).Add(time.Second)
-	if err := os.Chtimes(qcow, later, later); err != nil {
-		t.Fatal(err)
-	}
-	if got, _ := volInspectSource(qcow, &cached); got.SHA256 == "cached" {
-		t.Error("touched file: the cached sha was used")
-	}
-
-	for _, bad := range []string{filepath.Join(dir, "missing"), dir} {
-		if _, err := volInspectSource(bad, nil); err == nil || !strings.Contains(err.Error(), bad) {
-			t.Errorf("volInspectSource(%q): %v, want an error naming it", bad, err)
-		}
-	}
-	empty := filepath.Join(dir, "empty")
-	if err := os.WriteFile(empty, nil, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := volInspectSource(empty, nil); err == nil || !strings.Contains(err.Error(), "empty") {
-		t.Errorf("empty file: %v", err)
-	}
-}
-
-func TestVolCheckSourceFits(t *testing.T) {
-	raw := volSourceInfo{Path: "r.img", Format: "raw", VirtualLen: 3*volMiB + 1}
-	qcow := volSourceInfo{Path: "q.qcow2", Format: "qcow2", VirtualLen: 8 * volMiB}
+func TestCheckSourceFits(t *testing.T) {
+	raw := diskimage.Image{Sum: diskimage.Sum{Path: "r.img"}, Format: "raw", VirtualSize: 3*bytesPerMiB + 1}
+	qcow := diskimage.Image{Sum: diskimage.Sum{Path: "q.qcow2"}, Format: "qcow2", VirtualSize: 8 * bytesPerMiB}
 	null := types.Int64Null()
 	cases := []struct {
 		name     string
-		info     volSourceInfo
+		img      diskimage.Image
 		format   string
 		capacity types.Int64
 		want     string // "" = fits
@@ -105,12 +50,79 @@ func TestVolCheckSourceFits(t *testing.T) {
 		{"qcow2 other size", qcow, "qcow2", types.Int64Value(16), "qemu-img resize"},
 	}
 	for _, tc := range cases {
-		diags := volCheckSourceFits(tc.info, types.StringValue(tc.format), tc.capacity)
+		diags := checkSourceFits(tc.img, types.StringValue(tc.format), tc.capacity)
 		switch {
 		case tc.want == "" && diags.HasError():
 			t.Errorf("%s: unexpected %v", tc.name, diags)
 		case tc.want != "" && (!diags.HasError() || !strings.Contains(diags[0].Detail(), tc.want)):
 			t.Errorf("%s: got %v, want an error containing %q", tc.name, diags, tc.want)
 		}
+	}
+}
+
+func sourcePlanModel(src string) *volumeModel {
+	return &volumeModel{Source: types.StringValue(src), Format: types.StringValue("raw"), Capacity: types.Int64Unknown()}
+}
+
+func TestPlanSource(t *testing.T) {
+	ctx := context.Background()
+	src := filepath.Join(t.TempDir(), "disk.img")
+	if err := os.WriteFile(src, make([]byte, bytesPerMiB+1), 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	var diags diag.Diagnostics
+	plan := sourcePlanModel(src)
+	if planSource(ctx, plan, nil, types.Int64Null(), diskimage.Sum{}, &diags) || diags.HasError() {
+		t.Fatalf("create: changed or diagnostics %v", diags)
+	}
+	if plan.Capacity.ValueInt64() != 2 || len(plan.SourceSHA256.ValueString()) != 64 {
+		t.Errorf("create: capacity %v, sha256 %v; want 2 MiB (the image's size) and a hash", plan.Capacity, plan.SourceSHA256)
+	}
+
+	same := sourcePlanModel(src)
+	if planSource(ctx, same, plan, types.Int64Null(), diskimage.Sum{}, &diags) || diags.HasError() {
+		t.Errorf("same content: changed or diagnostics %v, want neither", diags)
+	}
+	prior := *plan
+	prior.SourceSHA256 = types.StringValue("other")
+	if !planSource(ctx, sourcePlanModel(src), &prior, types.Int64Null(), diskimage.Sum{}, &diags) {
+		t.Error("new content: not reported as changed")
+	}
+
+	gone := filepath.Join(t.TempDir(), "gone.img")
+	kept := sourcePlanModel(gone)
+	if planSource(ctx, kept, plan, types.Int64Null(), diskimage.Sum{}, &diags); diags.HasError() || diags.WarningsCount() != 1 || !kept.SourceSHA256.Equal(plan.SourceSHA256) {
+		t.Errorf("missing file of an existing volume: %v, sha %v; want one warning and the recorded hash kept", diags, kept.SourceSHA256)
+	}
+	diags = nil
+	if planSource(ctx, sourcePlanModel(gone), nil, types.Int64Null(), diskimage.Sum{}, &diags); !diags.HasError() || !strings.Contains(diags[0].Detail(), gone) {
+		t.Errorf("missing file on create: %v, want an error naming it", diags)
+	}
+}
+
+// The cache's JSON is stored in users' states: its names must not change.
+func TestSourceCacheFormat(t *testing.T) {
+	ctx := context.Background()
+	stored := map[string][]byte{}
+	set := func(_ context.Context, k string, v []byte) diag.Diagnostics { stored[k] = v; return nil }
+	get := func(_ context.Context, k string) ([]byte, diag.Diagnostics) { return stored[k], nil }
+
+	if got := loadSourceCache(ctx, get); got != (diskimage.Sum{}) {
+		t.Errorf("empty private state: %+v, want a zero Sum", got)
+	}
+	sum := diskimage.Sum{Path: "/img/a.qcow2", Size: 42, ModTime: 7, SHA256: "ab"}
+	if diags := saveSourceCache(ctx, set, sum); diags.HasError() {
+		t.Fatal(diags)
+	}
+	if want := `{"path":"/img/a.qcow2","size":42,"mtime_ns":7,"sha256":"ab"}`; string(stored[sourceCacheKey]) != want {
+		t.Errorf("stored %s, want %s", stored[sourceCacheKey], want)
+	}
+	if got := loadSourceCache(ctx, get); got != sum {
+		t.Errorf("loaded %+v, want %+v", got, sum)
+	}
+	stored[sourceCacheKey] = []byte("not json")
+	if got := loadSourceCache(ctx, get); got != (diskimage.Sum{}) {
+		t.Errorf("unreadable cache: %+v, want a zero Sum", got)
 	}
 }

@@ -221,7 +221,7 @@ func (c *Conn) Snapshot(ctx context.Context, d Domain) (DomainSnapshot, error) {
 		if snap.Runtime, err = runtimeOf(l, dom); err != nil {
 			return err
 		}
-		if activeState(snap.Runtime.State) {
+		if vminfo.Active(snap.Runtime.State) {
 			snap.LiveXML, err = l.DomainGetXMLDesc(dom, 0)
 		}
 		return err
@@ -230,17 +230,6 @@ func (c *Conn) Snapshot(ctx context.Context, d Domain) (DomainSnapshot, error) {
 		return DomainSnapshot{}, err
 	}
 	return snap, nil
-}
-
-// activeState tells whether a domain in libvirt state s is active (has an
-// id and a live definition): running, blocked, paused, shutting down or
-// suspended.
-func activeState(s int) bool {
-	switch s {
-	case vminfo.StateRunning, vminfo.StateBlocked, vminfo.StatePaused, vminfo.StateShutdown, vminfo.StatePMSuspended:
-		return true
-	}
-	return false
 }
 
 // State returns the libvirt state number (vminfo.StateRunning...).

@@ -21,18 +21,19 @@ type Data struct {
 	CallTimeout time.Duration
 }
 
-// From converts the value Configure stored. It returns nil without a
-// diagnostic while the provider is not configured yet (validate, early plan).
-func From(v any) (*Data, diag.Diagnostics) {
-	var diags diag.Diagnostics
+// From converts the value Configure received, for a resource's or data
+// source's Configure: `r.data = providerdata.From(req.ProviderData,
+// &resp.Diagnostics)`. It returns nil without a diagnostic while the provider
+// is not configured yet (validate, early plan): Configured reports that when
+// a method needs the data.
+func From(v any, diags *diag.Diagnostics) *Data {
 	if v == nil {
-		return nil, diags
+		return nil
 	}
 	d, ok := v.(*Data)
 	if !ok {
-		diags.AddError("Unexpected provider data",
-			fmt.Sprintf("Expected *providerdata.Data, got %T. This is a bug in the provider; please report it.", v))
-		return nil, diags
+		diags.Append(Bug(fmt.Sprintf("providerdata: expected *providerdata.Data from Configure, got %T", v)))
+		return nil
 	}
-	return d, diags
+	return d
 }

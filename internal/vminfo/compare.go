@@ -23,7 +23,7 @@ func Compare(recorded, live VMInfo) []Drift {
 	c.number("vcpu", uint64(recorded.Vcpu), uint64(live.Vcpu))
 	c.boolean("autostart", recorded.Autostart, live.Autostart)
 	c.boolean("persistent", recorded.Persistent, live.Persistent)
-	c.str("graphics", GraphicsName(recorded.Graphics), GraphicsName(live.Graphics))
+	c.str("graphics", graphicsText(recorded.Graphics), graphicsText(live.Graphics))
 	c.optional("domain_type", recorded.DomainType, live.DomainType)
 	c.optional("os_type", recorded.OSType, live.OSType)
 	c.optional("arch", recorded.Arch, live.Arch)
@@ -80,6 +80,15 @@ func shown(s string) string {
 		return "(none)"
 	}
 	return s
+}
+
+// graphicsText is GraphicsName for drift, where a domain offering both
+// consoles must not read as one offering VNC only.
+func graphicsText(g Graphics) string {
+	if g.VNC && g.Spice {
+		return "vnc+spice"
+	}
+	return GraphicsName(g)
 }
 
 type comparer struct{ out []Drift }

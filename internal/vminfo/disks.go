@@ -16,7 +16,7 @@ func diskDefaults(in []Disk) []Disk {
 			d.Device = "disk"
 		}
 		if d.Bus == "" {
-			d.Bus = defaultBus(d.Device)
+			d.Bus = DefaultBus(d.Device)
 		}
 		if d.Format == "" && d.Path != "" {
 			d.Format = DefaultPathFormat
@@ -83,9 +83,10 @@ func diskIndex(name string) int {
 	return idx
 }
 
-// defaultBus is virtio for disks; CD-ROMs get sata, which works on both the
-// pc and q35 machine types (virtio cannot carry a CD-ROM, q35 has no IDE).
-func defaultBus(device string) string {
+// DefaultBus is the bus BuildXML gives a disk of this device kind when none
+// is set: virtio for disks; CD-ROMs get sata, which works on both the pc and
+// q35 machine types (virtio cannot carry a CD-ROM, q35 has no IDE).
+func DefaultBus(device string) string {
 	if device == "cdrom" {
 		return "sata"
 	}

@@ -20,6 +20,20 @@ var (
 	InterfaceTypes = []string{"network", "bridge"}
 )
 
+// GraphicsName maps VMInfo's two flags onto one of GraphicsValues, the
+// inverse of Spec.Graphics; a domain offering both (never one we define)
+// reads as vnc.
+func GraphicsName(g Graphics) string {
+	switch {
+	case g.VNC:
+		return "vnc"
+	case g.Spice:
+		return "spice"
+	default:
+		return "none"
+	}
+}
+
 // Defaults BuildXML applies, exported so the schema can document them.
 const (
 	DefaultArch           = "x86_64"

@@ -104,3 +104,14 @@ func StateName(s int) string {
 	}
 	return "unknown"
 }
+
+// Active tells whether a domain in state s is active in libvirt's sense (it
+// has an id and a live definition): running, idle, paused, in shutdown or
+// pmsuspended. Only the `state` name tells these apart.
+func Active(s int) bool {
+	switch s {
+	case StateRunning, StateBlocked, StatePaused, StateShutdown, StatePMSuspended:
+		return true
+	}
+	return false
+}
