@@ -17,6 +17,7 @@ import (
 // read (with a warning), the corrupt row skipped with a warning naming it;
 // host_id narrows it all to one host.
 func TestAccDataSourceDrift(t *testing.T) {
+	acctest.PreCheck(t)
 	e := newLiveEnv(t)
 	before := storetest.Snapshot(t, e.db)
 	drifted := knownvalue.ListExact([]knownvalue.Check{

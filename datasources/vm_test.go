@@ -16,6 +16,7 @@ import (
 // on a host that does not answer (recorded state, null drift), a missing
 // domain; a corrupt row and an unknown VM are errors.
 func TestAccDataSourceVM(t *testing.T) {
+	acctest.PreCheck(t)
 	e := newLiveEnv(t)
 	before := storetest.Snapshot(t, e.db)
 	vm := func(label, host, name string) string {

@@ -32,6 +32,7 @@ func hostResource(id string) string {
 // attribute, raised while validating: Configure never runs, so the store
 // file named in the same block is never created.
 func TestAccProvider_invalidConfig(t *testing.T) {
+	acctest.PreCheck(t)
 	cases := []struct {
 		name, attrs string
 		want        *regexp.Regexp
@@ -69,6 +70,7 @@ func TestAccProvider_invalidConfig(t *testing.T) {
 // names the store (created with mode 0600); an explicit `database` wins
 // over it.
 func TestAccProvider_databaseEnv(t *testing.T) {
+	acctest.PreCheck(t)
 	fromEnv := acctest.StorePath(t)
 	explicit := filepath.Join(t.TempDir(), "explicit.db")
 	t.Setenv(provider.DatabaseEnv, fromEnv)
@@ -98,6 +100,7 @@ func TestAccProvider_databaseEnv(t *testing.T) {
 // environment variable, the store is virtumancer.db in the working
 // directory.
 func TestAccProvider_defaultDatabase(t *testing.T) {
+	acctest.PreCheck(t)
 	dir := t.TempDir()
 	t.Chdir(dir)
 	t.Setenv(provider.DatabaseEnv, "")
@@ -115,6 +118,7 @@ func TestAccProvider_defaultDatabase(t *testing.T) {
 // not exist is an error on `database` that names the directory and the
 // fix; nothing is created.
 func TestAccProvider_missingDirectory(t *testing.T) {
+	acctest.PreCheck(t)
 	dir := filepath.Join(t.TempDir(), "no", "such", "dir")
 	db := filepath.Join(dir, "virtumancer.db")
 	resource.Test(t, resource.TestCase{

@@ -48,6 +48,7 @@ func (e *vmEnv) unchanged(before, name string) resource.TestCheckFunc {
 // naming the host and its (redacted) URI; an import id without a slash or
 // naming no domain is refused. Nothing is written or defined.
 func TestAccVM_hostProblems(t *testing.T) {
+	acctest.PreCheck(t)
 	e := newVMEnv(t, acctest.TestURI)
 	name := e.name()
 	st := storetest.Open(t, e.db)
@@ -106,6 +107,7 @@ func TestAccVM_hostProblems(t *testing.T) {
 // Importing it then records its configuration, and HCL matching it plans
 // nothing.
 func TestAccVM_nameTaken(t *testing.T) {
+	acctest.PreCheck(t)
 	e := newVMEnv(t, acctest.TestURI)
 	name := e.name()
 	const xml = `<domain type="test"><name>%s</name><memory unit="MiB">32</memory><vcpu>1</vcpu>` +
@@ -185,6 +187,7 @@ func TestAccVM_nameTaken(t *testing.T) {
 // were; deleting the row as the message advises lets the next apply record
 // the VM again.
 func TestAccVM_corruptRow(t *testing.T) {
+	acctest.PreCheck(t)
 	e := newVMEnv(t, acctest.TestURI)
 	name := e.name()
 	config := e.testVM(name, 64, 1, "")
@@ -246,6 +249,7 @@ func mustRowID(t *testing.T, e *vmEnv, name string) int64 {
 // write it), create fails before anything is defined, and the store and
 // host are unchanged.
 func TestAccVM_readOnlyStore(t *testing.T) {
+	acctest.PreCheck(t)
 	e := newVMEnv(t, acctest.TestURI)
 	name := e.name()
 	st := storetest.Open(t, e.db)
@@ -276,6 +280,7 @@ func TestAccVM_readOnlyStore(t *testing.T) {
 // TestAccVM_invalidConfig: configuration mistakes are attribute errors at
 // plan time, each saying what is allowed, before anything is contacted.
 func TestAccVM_invalidConfig(t *testing.T) {
+	acctest.PreCheck(t)
 	e := newVMEnv(t, acctest.TestURI)
 	vm := func(body string) string {
 		return acctest.ProviderConfig(e.db) + `
@@ -311,6 +316,7 @@ resource "virtumancer_vm" "t" {
 // answering, refresh is an error naming the host and the state keeps the
 // VM; once the host answers again, the plan is empty.
 func TestAccVM_hostUnreachableOnRead(t *testing.T) {
+	acctest.PreCheck(t)
 	e := newVMEnv(t, acctest.TestURI)
 	name := e.name()
 	putHost := func(uri string) func() {
@@ -349,6 +355,7 @@ func TestAccVM_hostUnreachableOnRead(t *testing.T) {
 // was defined (here wait_for_ip times out: the VM has no interface), the
 // domain is undefined again and the store is untouched.
 func TestAccVM_createFailureCleansUp(t *testing.T) {
+	acctest.PreCheck(t)
 	e := newVMEnv(t, acctest.TestURI)
 	name := e.name()
 	var before string
