@@ -25,6 +25,7 @@ const orphanDeadline = 5 * time.Second
 // store that opens and still holds what was applied before. Run with the
 // pinned OpenTofu and, when one is on PATH, with terraform.
 func TestAccProviderExitsWithItsCLI(t *testing.T) {
+	acctest.PreCheck(t)
 	clis := []string{os.Getenv("TF_ACC_TERRAFORM_PATH")}
 	if tf, err := exec.LookPath("terraform"); err == nil && tf != clis[0] {
 		clis = append(clis, tf)

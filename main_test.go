@@ -18,6 +18,7 @@ func TestMain(m *testing.M) { acctest.Main(m) }
 // serve the provider in-process): apply a host, read it back through a data
 // source, check the store row, and see an empty second plan.
 func TestAccBinarySmoke(t *testing.T) {
+	acctest.PreCheck(t)
 	dir := t.TempDir()
 	_, rc := buildProvider(t, dir)
 	db := filepath.Join(dir, "virtumancer.db")

@@ -52,6 +52,7 @@ check "in_step" {
 // its memory is changed behind Terraform's back, and passes again once the
 // domain is put back; a check block on the same drift lets the plan pass.
 func TestAccDataSourceDrift_gate(t *testing.T) {
+	acctest.PreCheck(t)
 	p := acctest.Name("acc-ds-gate")
 	host, vm := p+"-host", p+"-vm"
 	db := acctest.StorePath(t)

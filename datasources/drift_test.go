@@ -20,6 +20,7 @@ import (
 // host listed instead of failing the read, a warning for each of the last
 // two; in_step false; host_id narrows it all to one host.
 func TestAccDataSourceDrift(t *testing.T) {
+	acctest.PreCheck(t)
 	e := newLiveEnv(t)
 	before := storetest.Snapshot(t, e.db)
 	entry := func(name, verdict string, state, errMsg knownvalue.Check, fields ...knownvalue.Check) knownvalue.Check {

@@ -17,6 +17,7 @@ import (
 // data source, in the provider's units, and reading them leaves
 // Virtumancer's tables exactly as they were.
 func TestAccDataSources_fixture(t *testing.T) {
+	acctest.PreCheck(t)
 	db := storetest.CopyFixture(t, storetest.Fixture(t))
 	before := storetest.Snapshot(t, db)
 	vm := func(name string) knownvalue.Check {

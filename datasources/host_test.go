@@ -16,6 +16,7 @@ import (
 // read with reachable = false and null facts (plus a warning naming it);
 // an unknown id is an error. virtumancer_hosts lists both rows.
 func TestAccDataSourceHost(t *testing.T) {
+	acctest.PreCheck(t)
 	e := newLiveEnv(t)
 	before := storetest.Snapshot(t, e.db)
 	resource.Test(t, resource.TestCase{

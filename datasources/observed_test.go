@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io/fs"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -140,9 +139,14 @@ func TestWarnObserved(t *testing.T) {
 // absolute path and the apply that creates it; other errors pass through.
 func TestStoreReadFailed(t *testing.T) {
 	var diags diag.Diagnostics
-	missing := fmt.Errorf("store virtumancer.db: no store: the file does not exist (%w)", fs.ErrNotExist)
-	storeReadFailed(&diags, "virtumancer.db", missing)
-	abs, _ := filepath.Abs("virtumancer.db")
+	abs := filepath.Join(t.TempDir(), "virtumancer.db")
+	st, err := store.Open(abs, store.Options{CreateOnWrite: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = st.Close() }()
+	_, missing := st.ListHosts(context.Background())
+	storeReadFailed(&diags, abs, missing)
 	if len(diags) != 1 || diags[0].Summary() != "No Virtumancer store" ||
 		!strings.Contains(diags[0].Detail(), abs) || !strings.Contains(diags[0].Detail(), "first apply of a virtumancer_host") {
 		t.Errorf("missing store: %v; want one error naming %s and the first apply of a virtumancer_host", diags, abs)

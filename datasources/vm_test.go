@@ -19,6 +19,7 @@ import (
 // domain, a corrupt row (live state, null record, a warning naming the row
 // and the remedy); an unknown VM is an error.
 func TestAccDataSourceVM(t *testing.T) {
+	acctest.PreCheck(t)
 	e := newLiveEnv(t)
 	before := storetest.Snapshot(t, e.db)
 	vm := func(label, host, name string) string {

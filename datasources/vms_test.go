@@ -20,6 +20,7 @@ import (
 // each filter (host_id, state, name_regex) alone and combined. An invalid
 // regexp or state is an attribute error at plan time.
 func TestAccDataSourceVMs(t *testing.T) {
+	acctest.PreCheck(t)
 	e := newLiveEnv(t)
 	before := storetest.Snapshot(t, e.db)
 	item := func(host, name, verdict, state string, live bool, vcpu int64) knownvalue.Check {

@@ -32,6 +32,7 @@ func hostResource(id string) string {
 // attribute, raised while validating: Configure never runs, so the store
 // file named in the same block is never created.
 func TestAccProvider_invalidConfig(t *testing.T) {
+	acctest.PreCheck(t)
 	cases := []struct {
 		name, attrs string
 		want        *regexp.Regexp
@@ -69,6 +70,7 @@ func TestAccProvider_invalidConfig(t *testing.T) {
 // names the store (created with mode 0600); an explicit `database` wins
 // over it.
 func TestAccProvider_databaseEnv(t *testing.T) {
+	acctest.PreCheck(t)
 	fromEnv := acctest.StorePath(t)
 	explicit := filepath.Join(t.TempDir(), "explicit.db")
 	t.Setenv(provider.DatabaseEnv, fromEnv)
@@ -98,6 +100,7 @@ func TestAccProvider_databaseEnv(t *testing.T) {
 // environment variable, the store is virtumancer.db in the working
 // directory.
 func TestAccProvider_defaultDatabase(t *testing.T) {
+	acctest.PreCheck(t)
 	dir := t.TempDir()
 	t.Chdir(dir)
 	t.Setenv(provider.DatabaseEnv, "")
@@ -115,6 +118,7 @@ func TestAccProvider_defaultDatabase(t *testing.T) {
 // not exist is an error on `database` that names the directory and the
 // fix; nothing is created.
 func TestAccProvider_missingDirectory(t *testing.T) {
+	acctest.PreCheck(t)
 	dir := filepath.Join(t.TempDir(), "no", "such", "dir")
 	db := filepath.Join(dir, "virtumancer.db")
 	resource.Test(t, resource.TestCase{
@@ -162,6 +166,7 @@ func expectErr(parts ...string) *regexp.Regexp {
 // with a store Virtumancer made, which lacks our tables, it leaves every
 // byte as it was (no migration) and sees "nothing recorded yet".
 func TestAccProvider_planWritesNothing(t *testing.T) {
+	acctest.PreCheck(t)
 	id := acctest.Name("acc-host")
 	vm := fmt.Sprintf("\nresource \"virtumancer_vm\" \"v\" {\n  host_id = virtumancer_host.h.id\n  name = %q\n  memory = 64\n  vcpu = 1\n}\n", acctest.Name("acc-plan"))
 	missing := acctest.StorePath(t)
@@ -204,4 +209,25 @@ func fileBytes(t *testing.T, p string) string {
 		t.Fatal(err)
 	}
 	return string(b)
+}
+
+// TestAccProvider_dataSourceOnMissingStore: a mistyped `database` is an
+// error naming the path and what creates a store; it never becomes a new
+// empty store that reads as "no VMs" (a drift gate on it would pass).
+func TestAccProvider_dataSourceOnMissingStore(t *testing.T) {
+	acctest.PreCheck(t)
+	missing := filepath.Join(t.TempDir(), "typo.db")
+	for _, ds := range []string{hostsDataSource, "\ndata \"virtumancer_vms\" \"all\" {}\n", "\ndata \"virtumancer_drift\" \"d\" {}\n"} {
+		resource.Test(t, resource.TestCase{
+			ProtoV6ProviderFactories: acctest.ProtoV6ProviderFactories,
+			Steps: []resource.TestStep{{
+				Config:      acctest.ProviderConfig(missing) + ds,
+				PlanOnly:    true,
+				ExpectError: expectErr("No Virtumancer store", missing, "first apply of a virtumancer_host"),
+			}},
+		})
+	}
+	if _, err := os.Stat(missing); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("store %s: %v; want it never created by a data source", missing, err)
+	}
 }

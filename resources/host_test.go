@@ -55,6 +55,7 @@ func checkHostRow(t *testing.T, db, id, uri string) resource.TestCheckFunc {
 // to qemu:///system (facts unknown in the plan, then QEMU's), import, and
 // destroy; every apply is followed by an empty plan.
 func TestAccHost_lifecycle(t *testing.T) {
+	acctest.PreCheck(t)
 	db := acctest.StorePath(t)
 	id := acctest.Name("acc-host")
 	addr := "virtumancer_host.h"
@@ -112,6 +113,7 @@ func TestAccHost_lifecycle(t *testing.T) {
 // and the plan puts the configured URI back; a row deleted behind its back
 // is planned for creation again.
 func TestAccHost_outOfBand(t *testing.T) {
+	acctest.PreCheck(t)
 	db := acctest.StorePath(t)
 	id := acctest.Name("acc-host")
 	addr := "virtumancer_host.h"
@@ -157,6 +159,7 @@ func TestAccHost_outOfBand(t *testing.T) {
 // TestAccHost_deleteSoftDeletesVMs: destroying a host soft-deletes its VM
 // rows (recorded out of band here) and leaves other hosts' rows alone.
 func TestAccHost_deleteSoftDeletesVMs(t *testing.T) {
+	acctest.PreCheck(t)
 	db := acctest.StorePath(t)
 	id := acctest.Name("acc-host")
 	vm := acctest.Name("acc-vm")
@@ -206,6 +209,7 @@ func TestAccHost_deleteSoftDeletesVMs(t *testing.T) {
 // TestAccHost_unreachable: a URI nothing answers on fails the create with
 // the host id and URI in the message, and writes nothing.
 func TestAccHost_unreachable(t *testing.T) {
+	acctest.PreCheck(t)
 	db := acctest.StorePath(t)
 	storetest.Open(t, db) // create the file so the snapshot has tables
 	before := storetest.Snapshot(t, db)
@@ -224,6 +228,7 @@ func TestAccHost_unreachable(t *testing.T) {
 // TestAccHost_invalidURI: a URI the connection layer cannot dial is an
 // attribute error at plan time; the store is not touched.
 func TestAccHost_invalidURI(t *testing.T) {
+	acctest.PreCheck(t)
 	db := acctest.StorePath(t)
 	storetest.Open(t, db)
 	before := storetest.Snapshot(t, db)
@@ -245,6 +250,7 @@ func TestAccHost_invalidURI(t *testing.T) {
 // TestAccHost_duplicateID: an id already in the store (written by someone
 // else) is an error that suggests import; the existing row is untouched.
 func TestAccHost_duplicateID(t *testing.T) {
+	acctest.PreCheck(t)
 	db := acctest.StorePath(t)
 	id := acctest.Name("acc-host")
 	st := storetest.Open(t, db)
@@ -265,6 +271,7 @@ func TestAccHost_duplicateID(t *testing.T) {
 // TestAccHost_readOnlyStore: a store file that cannot be written fails the
 // create with the store's own advice and leaves the file as it was.
 func TestAccHost_readOnlyStore(t *testing.T) {
+	acctest.PreCheck(t)
 	db := acctest.StorePath(t)
 	st, err := store.Open(db, store.Options{})
 	if err != nil {

@@ -49,6 +49,7 @@ func (e *vmEnv) unchanged(before, name string) resource.TestCheckFunc {
 // naming the host and its (redacted) URI; an import id without a slash or
 // naming no domain is refused. Nothing is written or defined.
 func TestAccVM_hostProblems(t *testing.T) {
+	acctest.PreCheck(t)
 	e := newVMEnv(t, acctest.TestURI)
 	name := e.name()
 	st := storetest.Open(t, e.db)
@@ -107,6 +108,7 @@ func TestAccVM_hostProblems(t *testing.T) {
 // Importing it then records its configuration, and HCL matching it plans
 // nothing.
 func TestAccVM_nameTaken(t *testing.T) {
+	acctest.PreCheck(t)
 	e := newVMEnv(t, acctest.TestURI)
 	name := e.name()
 	const xml = `<domain type="test"><name>%s</name><memory unit="MiB">32</memory><vcpu>1</vcpu>` +
@@ -186,6 +188,7 @@ func TestAccVM_nameTaken(t *testing.T) {
 // and the remedy, the plan proposes the update that records the VM again and
 // writes nothing, and the apply re-records it.
 func TestAccVM_unreadableRecord(t *testing.T) {
+	acctest.PreCheck(t)
 	for _, bad := range []string{`{"memory": "lots"`, `null`} {
 		t.Run(bad, func(t *testing.T) {
 			e := newVMEnv(t, acctest.TestURI)
@@ -285,6 +288,7 @@ func mustRowID(t *testing.T, e *vmEnv, name string) int64 {
 // write it), create fails before anything is defined, and the store and
 // host are unchanged.
 func TestAccVM_readOnlyStore(t *testing.T) {
+	acctest.PreCheck(t)
 	e := newVMEnv(t, acctest.TestURI)
 	name := e.name()
 	st := storetest.Open(t, e.db)
@@ -315,6 +319,7 @@ func TestAccVM_readOnlyStore(t *testing.T) {
 // TestAccVM_invalidConfig: configuration mistakes are attribute errors at
 // plan time, each saying what is allowed, before anything is contacted.
 func TestAccVM_invalidConfig(t *testing.T) {
+	acctest.PreCheck(t)
 	e := newVMEnv(t, acctest.TestURI)
 	vm := func(body string) string {
 		return acctest.ProviderConfig(e.db) + `
@@ -350,6 +355,7 @@ resource "virtumancer_vm" "t" {
 // answering, refresh is an error naming the host and the state keeps the
 // VM; once the host answers again, the plan is empty.
 func TestAccVM_hostUnreachableOnRead(t *testing.T) {
+	acctest.PreCheck(t)
 	e := newVMEnv(t, acctest.TestURI)
 	name := e.name()
 	putHost := func(uri string) func() {
@@ -388,6 +394,7 @@ func TestAccVM_hostUnreachableOnRead(t *testing.T) {
 // was defined (here wait_for_ip times out: the VM has no interface), the
 // domain is undefined again and the store is untouched.
 func TestAccVM_createFailureCleansUp(t *testing.T) {
+	acctest.PreCheck(t)
 	e := newVMEnv(t, acctest.TestURI)
 	name := e.name()
 	var before string

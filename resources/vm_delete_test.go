@@ -102,6 +102,7 @@ func (e *vmEnv) active(name string) bool {
 // once the lock is released, destroy removes both. The delete timeout ends
 // the wait early (without it the store's retries give up after ~47s).
 func TestAccVM_destroyLockedStore(t *testing.T) {
+	acctest.PreCheck(t)
 	e := newVMEnv(t, acctest.TestURI)
 	name := e.name()
 	e.putHost()
@@ -192,6 +193,7 @@ func TestIntegrationVM_deleteRowOfGoneDomain(t *testing.T) {
 // soft-deleted first is restored with the same config_json, and the domain
 // still runs. A destroy with time enough removes both.
 func TestAccVM_destroyFailureRestoresRow(t *testing.T) {
+	acctest.PreCheck(t)
 	e := newVMEnv(t, acctest.QemuURI)
 	name := e.name()
 	e.putHost()

@@ -60,6 +60,7 @@ func (e *vmEnv) applyRestores(config, name string, memKiB uint64, checks ...stat
 // the fields in `drift`, warns with recorded and live values, and plans an
 // in-place update; the apply restores the configuration and re-records it.
 func TestAccVMDrift_config(t *testing.T) {
+	acctest.PreCheck(t)
 	e := newVMEnv(t, acctest.TestURI)
 	name := e.name()
 	config := e.testVM(name, 64, 1, "")
@@ -119,6 +120,7 @@ func TestAccVMDrift_config(t *testing.T) {
 // state and is created again on the same, still live, row. wait_for_ip
 // fills ip_addresses on every start.
 func TestAccVMDrift_power(t *testing.T) {
+	acctest.PreCheck(t)
 	e := newVMEnv(t, acctest.TestURI)
 	name := e.name()
 	config := e.testVM(name, 64, 1, `

@@ -21,6 +21,7 @@ import (
 // domain is restarted, same uuid, no restart left pending), imported, and
 // destroyed with the volume.
 func TestAccVM_qemu(t *testing.T) {
+	acctest.PreCheck(t)
 	e := newVMEnv(t, acctest.QemuURI)
 	name := e.name()
 	vol := name + ".qcow2"
@@ -125,6 +126,7 @@ func (e *vmEnv) activeMemory(name string, kib uint64) resource.TestCheckFunc {
 // TestAccVM_parallel creates 50 VMs on one host at the CLI's default
 // parallelism of 10: every row must be present exactly once.
 func TestAccVM_parallel(t *testing.T) {
+	acctest.PreCheck(t)
 	e := newVMEnv(t, acctest.TestURI)
 	prefix := e.name()
 	const n = 50

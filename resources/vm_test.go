@@ -36,6 +36,7 @@ resource "virtumancer_vm" "t" {
 // without), power off, import (command and import block), destroy, and
 // re-creating a name whose row was soft-deleted (the row is revived).
 func TestAccVM_lifecycle(t *testing.T) {
+	acctest.PreCheck(t)
 	e := newVMEnv(t, acctest.TestURI)
 	name := e.name()
 	sameUUID := statecheck.CompareValue(compare.ValuesSame())

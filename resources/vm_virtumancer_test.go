@@ -27,6 +27,7 @@ import (
 // rewritten, and the plans stay empty: Virtumancer's UI does not make drift
 // vanish, nor invent any.
 func TestAccVM_besideVirtumancer(t *testing.T) {
+	acctest.PreCheck(t)
 	e := newVMEnv(t, acctest.TestURI)
 	prefix := acctest.Name("acc-vmcr")
 	for i := range 30 {

@@ -100,6 +100,7 @@ func deleteVolume(t *testing.T, uri, pool, name string) {
 // create, import, a capacity change that replaces it, a volume deleted
 // behind Terraform's back that is created again, destroy.
 func TestAccVolume_testDriver(t *testing.T) {
+	acctest.PreCheck(t)
 	db := acctest.StorePath(t)
 	hostID := acctest.Name("acc-host")
 	name := acctest.Name("acc-vol") + ".qcow2"
@@ -160,6 +161,7 @@ func TestAccVolume_testDriver(t *testing.T) {
 // same content is an in-place update; import; changing the content
 // replaces the volume, whose bytes then match the new file.
 func TestAccVolume_upload(t *testing.T) {
+	acctest.PreCheck(t)
 	db := acctest.StorePath(t)
 	hostID := acctest.Name("acc-host")
 	name := acctest.Name("acc-vol") + ".raw"
@@ -237,6 +239,7 @@ func TestAccVolume_upload(t *testing.T) {
 // uploaded (capacity from its virtual size), and an overlay on it takes
 // the base's capacity; both import cleanly.
 func TestAccVolume_overlayAndQcow2Source(t *testing.T) {
+	acctest.PreCheck(t)
 	db := acctest.StorePath(t)
 	hostID := acctest.Name("acc-host")
 	base, overlay := acctest.Name("acc-vol-base")+".qcow2", acctest.Name("acc-vol-overlay")+".qcow2"
@@ -295,6 +298,7 @@ resource "virtumancer_volume" "v" {
 // (unknown host, missing pool, a name taken by a volume Terraform does not
 // manage, an unreachable host, a bad import id). None changes the store.
 func TestAccVolume_badInput(t *testing.T) {
+	acctest.PreCheck(t)
 	db := acctest.StorePath(t)
 	hostID := acctest.Name("acc-host")
 	taken := acctest.Name("acc-vol-taken") + ".qcow2"
@@ -362,6 +366,7 @@ func TestAccVolume_badInput(t *testing.T) {
 // answering is an error that keeps the state; once the host is back the
 // plan is empty again and destroy works.
 func TestAccVolume_hostUnreachableOnRead(t *testing.T) {
+	acctest.PreCheck(t)
 	db := acctest.StorePath(t)
 	hostID := acctest.Name("acc-host")
 	name := acctest.Name("acc-vol") + ".qcow2"

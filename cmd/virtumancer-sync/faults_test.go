@@ -13,8 +13,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/virtumancer/terraform-provider-virtumancer/internal/acctest"
 	"github.com/virtumancer/terraform-provider-virtumancer/internal/httpapi"
+	"github.com/virtumancer/terraform-provider-virtumancer/internal/libvirttest"
 	"github.com/virtumancer/terraform-provider-virtumancer/internal/store"
 	"github.com/virtumancer/terraform-provider-virtumancer/internal/syncer/syncertest"
 )
@@ -174,13 +174,9 @@ func restartLibvirtd(t *testing.T) {
 		t.Fatalf("libvirtd -d: %v: %s", err, out)
 	}
 	syncertest.Eventually(t, 30*time.Second, "libvirtd answers again", func() (bool, string) {
-		l, err := acctest.Holder()
-		if err != nil {
+		if err := libvirttest.Rehold(); err != nil {
 			return false, err.Error()
 		}
-		holderMu.Lock()
-		holder = l
-		holderMu.Unlock()
 		return true, ""
 	})
 	t.Logf("libvirtd restarted")

@@ -20,7 +20,7 @@ import (
 
 	"github.com/digitalocean/go-libvirt"
 
-	"github.com/virtumancer/terraform-provider-virtumancer/internal/acctest"
+	"github.com/virtumancer/terraform-provider-virtumancer/internal/libvirttest"
 	"github.com/virtumancer/terraform-provider-virtumancer/internal/store"
 	"github.com/virtumancer/terraform-provider-virtumancer/internal/syncer/syncertest"
 	"github.com/virtumancer/terraform-provider-virtumancer/internal/vminfo"
@@ -30,37 +30,28 @@ import (
 // against the real libvirtd, failing (never skipping) without it.
 
 var (
-	daemonErr error
-	holderMu  sync.Mutex
-	holder    *libvirt.Libvirt // keeps test:///default alive; replaced after a libvirtd restart
 	binDir    string
 	buildOnce sync.Once
 	binPath   string
 	buildErr  error
 )
 
+// TestMain closes the test:///default holder that the first test needing
+// libvirtd opened; plain Test… tests never open it.
 func TestMain(m *testing.M) {
-	holder, daemonErr = acctest.Holder()
 	var err error
 	if binDir, err = os.MkdirTemp("", "virtumancer-sync-test-"); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	code := m.Run()
+	code := libvirttest.Run(m)
 	_ = os.RemoveAll(binDir)
-	holderMu.Lock()
-	if holder != nil {
-		_ = holder.Disconnect()
-	}
-	holderMu.Unlock()
 	os.Exit(code)
 }
 
 func requireDaemon(t testing.TB) {
 	t.Helper()
-	if daemonErr != nil {
-		t.Fatalf("this test needs the real libvirtd: %v", daemonErr)
-	}
+	libvirttest.Require(t)
 }
 
 // binary builds the command once per test binary, as CI would ship it.

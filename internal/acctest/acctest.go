@@ -1,95 +1,77 @@
-// Package acctest is the test harness shared by every package whose tests
-// need the real libvirtd or the Terraform/OpenTofu CLI. It finds both, holds
-// the daemon's test:///default driver open for the whole test binary (the
-// driver resets when its last connection closes), and fails loudly, with the
-// command that fixes it, when something is missing. It never skips.
+// Package acctest is the harness of the TestAcc… tests, which need the
+// real libvirtd and the Terraform/OpenTofu CLI. It builds on libvirttest
+// (the daemon and the test:///default holder) and adds the CLI: it finds
+// it, sets up terraform-plugin-testing's environment and serves the
+// provider in-process. Nothing is prepared at start-up: PreCheck, which
+// every TestAcc… calls first, does it on first use, so the plain Test…
+// tests of the same binary need neither. It fails loudly, never skips.
 package acctest
 
 import (
 	"context"
 	"fmt"
-	"net"
-	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/digitalocean/go-libvirt"
-	"github.com/digitalocean/go-libvirt/socket/dialers"
 	"github.com/hashicorp/terraform-plugin-framework/providerserver"
 	"github.com/hashicorp/terraform-plugin-go/tfprotov6"
 
+	"github.com/virtumancer/terraform-provider-virtumancer/internal/libvirttest"
 	"github.com/virtumancer/terraform-provider-virtumancer/provider"
 )
 
-// Socket is the local libvirtd socket (SPEC section 6).
-const Socket = "/var/run/libvirt/libvirt-sock"
-
-// URIs of the two local drivers tests use.
+// The daemon's socket and the two local drivers, from libvirttest.
 const (
-	TestURI = "test:///default"
-	QemuURI = "qemu:///system"
+	Socket  = libvirttest.Socket
+	TestURI = libvirttest.TestURI
+	QemuURI = libvirttest.QemuURI
 )
-
-const fixHint = "run `sudo scripts/testenv.sh` (or `make testenv`) to install and start libvirtd"
 
 // ProtoV6ProviderFactories serves the provider in-process to the CLI.
 var ProtoV6ProviderFactories = map[string]func() (tfprotov6.ProviderServer, error){
 	"virtumancer": providerserver.NewProtocol6WithError(provider.New("test")()),
 }
 
-// Main wraps testing.M for packages with acceptance or integration tests:
-// it checks libvirtd, holds test:///default open, and prepares the CLI
-// environment for terraform-plugin-testing.
+// Main is the TestMain of packages with acceptance tests: it runs the
+// tests and closes the test:///default holder afterwards.
 func Main(m *testing.M) {
-	os.Exit(run(m))
+	libvirttest.Main(m)
 }
 
-func run(m *testing.M) int {
-	holder, err := Holder()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "acctest:", err)
-		return 1
-	}
-	defer func() { _ = holder.Disconnect() }()
-	if err := prepareCLI(); err != nil {
-		fmt.Fprintln(os.Stderr, "acctest:", err)
-		return 1
-	}
-	return m.Run()
+var cliReady struct {
+	once sync.Once
+	err  error
 }
 
-// Holder connects to the daemon's test driver; the caller keeps it open.
-func Holder() (*libvirt.Libvirt, error) {
-	return Dial(TestURI)
+// PreCheck is the first call of every TestAcc… test: it fails the test,
+// with the fix, unless libvirtd answers and a CLI is ready. The CLI is
+// prepared once per binary, on first use. It must run before
+// resource.Test, which silently skips when TF_ACC is unset.
+func PreCheck(t testing.TB) {
+	t.Helper()
+	libvirttest.Require(t)
+	cliReady.once.Do(func() { cliReady.err = prepareCLI() })
+	if cliReady.err != nil {
+		t.Fatal(cliReady.err)
+	}
 }
 
 // Dial opens a go-libvirt connection to a local driver through the daemon.
 func Dial(uri string) (*libvirt.Libvirt, error) {
-	conn, err := (&net.Dialer{Timeout: 5 * time.Second}).DialContext(context.Background(), "unix", Socket)
-	if err != nil {
-		return nil, fmt.Errorf("libvirtd does not answer on %s: %w; %s", Socket, err, fixHint)
-	}
-	_ = conn.Close()
-	l := libvirt.NewWithDialer(dialers.NewLocal(dialers.WithSocket(Socket)))
-	u, _ := url.Parse(uri)
-	if err := l.ConnectToURI(libvirt.RemoteURI(u)); err != nil {
-		return nil, fmt.Errorf("libvirtd answers on %s but %s does not open: %w; %s", Socket, uri, err, fixHint)
-	}
-	return l, nil
+	return libvirttest.Dial(uri)
 }
 
-// RequireLibvirt fails the test now when libvirtd is not answering.
+// RequireLibvirt fails the test now when libvirtd is not answering (for
+// benchmarks that serve the provider without a CLI).
 func RequireLibvirt(t testing.TB) {
 	t.Helper()
-	l, err := Dial(TestURI)
-	if err != nil {
-		t.Fatal(err)
-	}
-	_ = l.Disconnect()
+	libvirttest.Require(t)
 }
 
 // prepareCLI points terraform-plugin-testing at the pinned OpenTofu unless
@@ -105,7 +87,7 @@ func prepareCLI() error {
 		}
 		cli = filepath.Join(root, ".cache", "bin", "tofu")
 		if _, err := os.Stat(cli); err != nil {
-			return fmt.Errorf("no Terraform/OpenTofu CLI: %s is missing; run `scripts/tofu.sh` (or `make tools`) to build the pinned OpenTofu, or set TF_ACC_TERRAFORM_PATH", cli)
+			return fmt.Errorf("acctest: no Terraform/OpenTofu CLI: %s is missing; run `scripts/tofu.sh` (or `make tools`) to build the pinned OpenTofu, or set TF_ACC_TERRAFORM_PATH", cli)
 		}
 		os.Setenv("TF_ACC_TERRAFORM_PATH", cli)
 	}
@@ -118,13 +100,13 @@ func prepareCLI() error {
 	if f := os.Getenv("TF_CLI_CONFIG_FILE"); f == "" || !exists(f) {
 		empty := filepath.Join(os.TempDir(), "virtumancer-acc-empty.tfrc")
 		if err := os.WriteFile(empty, nil, 0o600); err != nil {
-			return fmt.Errorf("writing an empty CLI config: %w", err)
+			return fmt.Errorf("acctest: writing an empty CLI config %s: %w", empty, err)
 		}
 		os.Setenv("TF_CLI_CONFIG_FILE", empty)
 	}
 	out, err := exec.CommandContext(context.Background(), cli, "version").CombinedOutput()
 	if err != nil {
-		return fmt.Errorf("%s version failed: %w: %s", cli, err, out)
+		return fmt.Errorf("acctest: `%s version` failed: %w: %s; rebuild it with `scripts/tofu.sh` or point TF_ACC_TERRAFORM_PATH at a working CLI", cli, err, out)
 	}
 	return nil
 }
@@ -155,7 +137,7 @@ func moduleRoot() (string, error) {
 			return d, nil
 		}
 		if filepath.Dir(d) == d {
-			return "", fmt.Errorf("cannot find the module root above %s", dir)
+			return "", fmt.Errorf("acctest: cannot find the module root (go.mod beside main.go) above %s; run the tests from inside the repository", dir)
 		}
 	}
 }

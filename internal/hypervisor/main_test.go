@@ -5,10 +5,10 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
-	"net"
-	"os"
 	"testing"
 	"time"
+
+	"github.com/virtumancer/terraform-provider-virtumancer/internal/libvirttest"
 )
 
 // Test* tests need nothing; TestIntegration* need the real libvirtd started
@@ -19,41 +19,17 @@ const (
 	qemuURI = "qemu:///system"
 )
 
-const fixHint = "run `sudo scripts/testenv.sh` to install and start libvirtd"
+const fixHint = libvirttest.FixHint
 
-// daemonErr is why the daemon is unusable, nil when it answers.
-var daemonErr error
-
-// TestMain holds a test:///default connection for the whole binary: the
-// daemon's test driver resets when its last connection closes.
-func TestMain(m *testing.M) {
-	holder := NewPool(Options{})
-	daemonErr = openHolder(holder)
-	code := m.Run()
-	_ = holder.Close()
-	os.Exit(code)
-}
-
-func openHolder(p *Pool) error {
-	c, err := net.DialTimeout("unix", DefaultSocket, 5*time.Second)
-	if err != nil {
-		return fmt.Errorf("libvirtd does not answer on %s: %w; %s", DefaultSocket, err, fixHint)
-	}
-	_ = c.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
-	defer cancel()
-	if _, err := p.Get(ctx, "holder", testURI); err != nil {
-		return fmt.Errorf("libvirtd answers on %s but %s does not open: %w; %s", DefaultSocket, testURI, err, fixHint)
-	}
-	return nil
-}
+// TestMain closes the test:///default holder (the daemon's test driver
+// resets when its last connection closes) that the first test needing
+// libvirtd opened; plain Test… tests never open it.
+func TestMain(m *testing.M) { libvirttest.Main(m) }
 
 // requireDaemon fails the test loudly when libvirtd is not usable.
 func requireDaemon(t testing.TB) {
 	t.Helper()
-	if daemonErr != nil {
-		t.Fatalf("this test needs the real libvirtd: %v", daemonErr)
-	}
+	libvirttest.Require(t)
 }
 
 // newPool returns a pool closed at the end of the test.

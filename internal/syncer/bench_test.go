@@ -16,8 +16,8 @@ import (
 	"github.com/digitalocean/go-libvirt"
 	"github.com/hashicorp/go-hclog"
 
-	"github.com/virtumancer/terraform-provider-virtumancer/internal/acctest"
 	"github.com/virtumancer/terraform-provider-virtumancer/internal/hypervisor"
+	"github.com/virtumancer/terraform-provider-virtumancer/internal/libvirttest"
 	"github.com/virtumancer/terraform-provider-virtumancer/internal/store"
 	"github.com/virtumancer/terraform-provider-virtumancer/internal/syncer"
 	"github.com/virtumancer/terraform-provider-virtumancer/internal/syncer/syncertest"
@@ -211,7 +211,7 @@ func peakRSS(b *testing.B) int64 {
 func BenchmarkEventToRow(b *testing.B) {
 	requireDaemon(b)
 	const events = 1000
-	l, err := acctest.Dial(testURI)
+	l, err := libvirttest.Dial(testURI)
 	if err != nil {
 		b.Fatal(err)
 	}

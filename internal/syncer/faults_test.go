@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/virtumancer/terraform-provider-virtumancer/internal/acctest"
+	"github.com/virtumancer/terraform-provider-virtumancer/internal/libvirttest"
 	"github.com/virtumancer/terraform-provider-virtumancer/internal/syncer"
 
 	"github.com/virtumancer/terraform-provider-virtumancer/internal/store"
@@ -246,7 +246,7 @@ func (p *socketProxy) serve() {
 		p.mu.Lock()
 		down := p.down
 		p.mu.Unlock()
-		up, err := net.Dial("unix", acctest.Socket)
+		up, err := net.Dial("unix", libvirttest.Socket)
 		if down || err != nil {
 			_ = c.Close()
 			continue

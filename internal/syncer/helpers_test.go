@@ -3,15 +3,14 @@ package syncer_test
 import (
 	"context"
 	"fmt"
-	"os"
 	"testing"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/virtumancer/terraform-provider-virtumancer/internal/acctest"
 	"github.com/virtumancer/terraform-provider-virtumancer/internal/hypervisor"
+	"github.com/virtumancer/terraform-provider-virtumancer/internal/libvirttest"
 	"github.com/virtumancer/terraform-provider-virtumancer/internal/store"
 	"github.com/virtumancer/terraform-provider-virtumancer/internal/syncer"
 	"github.com/virtumancer/terraform-provider-virtumancer/internal/syncer/syncertest"
@@ -25,26 +24,14 @@ const (
 	qemuURI = syncertest.QemuURI
 )
 
-// daemonErr is why libvirtd is unusable, nil when it answers.
-var daemonErr error
-
-// TestMain holds test:///default open for the whole binary: the daemon's
-// test driver resets when its last connection closes.
-func TestMain(m *testing.M) {
-	holder, err := acctest.Holder()
-	daemonErr = err
-	code := m.Run()
-	if holder != nil {
-		_ = holder.Disconnect()
-	}
-	os.Exit(code)
-}
+// TestMain closes the test:///default holder that the first test needing
+// libvirtd opened (the daemon's test driver resets when its last
+// connection closes); plain Test… tests never open it.
+func TestMain(m *testing.M) { libvirttest.Main(m) }
 
 func requireDaemon(t testing.TB) {
 	t.Helper()
-	if daemonErr != nil {
-		t.Fatalf("this test needs the real libvirtd: %v", daemonErr)
-	}
+	libvirttest.Require(t)
 }
 
 // newEngine returns an engine with fast loops for tests. The periodic

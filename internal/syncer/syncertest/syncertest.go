@@ -19,15 +19,15 @@ import (
 
 	"github.com/digitalocean/go-libvirt"
 
-	"github.com/virtumancer/terraform-provider-virtumancer/internal/acctest"
+	"github.com/virtumancer/terraform-provider-virtumancer/internal/libvirttest"
 	"github.com/virtumancer/terraform-provider-virtumancer/internal/store"
 	"github.com/virtumancer/terraform-provider-virtumancer/internal/vminfo"
 )
 
 // URIs of the two local drivers.
 const (
-	TestURI = acctest.TestURI
-	QemuURI = acctest.QemuURI
+	TestURI = libvirttest.TestURI
+	QemuURI = libvirttest.QemuURI
 )
 
 // EventDeadline is SPEC 5's promise: a domain defined, undefined, started
@@ -38,12 +38,7 @@ const EventDeadline = time.Second
 // missing libvirtd fails the test with the command that fixes it.
 func Dial(t testing.TB, uri string) *libvirt.Libvirt {
 	t.Helper()
-	l, err := acctest.Dial(uri)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = l.Disconnect() })
-	return l
+	return libvirttest.Connect(t, uri)
 }
 
 var seq atomic.Int64
@@ -190,7 +185,7 @@ func onDomains(t testing.TB, names []string, fn func(*libvirt.Libvirt, string) e
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			l, err := acctest.Dial(TestURI)
+			l, err := libvirttest.Dial(TestURI)
 			if err != nil {
 				errs[w] = err
 				return
