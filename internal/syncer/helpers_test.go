@@ -2,7 +2,6 @@ package syncer_test
 
 import (
 	"context"
-	"fmt"
 	"os"
 	"testing"
 	"time"
@@ -92,8 +91,7 @@ func (w testWriter) Write(p []byte) (int, error) {
 func waitReady(t testing.TB, e *syncer.Engine, within time.Duration) {
 	t.Helper()
 	syncertest.Eventually(t, within, "engine ready", func() (bool, string) {
-		ok, waiting := e.Ready()
-		return ok, fmt.Sprintf("waiting for %v", waiting)
+		return e.Ready()
 	})
 }
 

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/virtumancer/terraform-provider-virtumancer/internal/hypervisor"
+	"github.com/virtumancer/terraform-provider-virtumancer/internal/observe"
 	"github.com/virtumancer/terraform-provider-virtumancer/internal/store"
 	"github.com/virtumancer/terraform-provider-virtumancer/internal/vminfo"
 )
@@ -151,8 +152,8 @@ func TestWriteRefusesRemovedHost(t *testing.T) {
 	}
 	defer st.Close()
 	e := NewEngine(st, nil)
-	obs := []observed{{Name: "x", Info: vminfo.VMInfo{Name: "x"}}}
-	_, err = e.writeFull(ctx, store.Host{ID: "gone", URI: "test:///default"}, obs, store.HostStatus{HostID: "gone"})
+	obs := []observe.Observation{{Name: "x", Live: &observe.Live{Info: vminfo.VMInfo{Name: "x"}}}}
+	_, err = e.writeFull(ctx, store.Host{ID: "gone", URI: "test:///default"}, obs, time.Now(), store.HostStatus{HostID: "gone"})
 	if !errors.Is(err, errHostGone) {
 		t.Fatalf("writeFull for a missing host: %v, want errHostGone", err)
 	}
