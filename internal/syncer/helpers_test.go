@@ -30,6 +30,9 @@ var daemonErr error
 // TestMain holds test:///default open for the whole binary: the daemon's
 // test driver resets when its last connection closes.
 func TestMain(m *testing.M) {
+	if os.Getenv(writerEnv) != "" {
+		writerMain() // a second writer process; runs no tests
+	}
 	holder, err := acctest.Holder()
 	daemonErr = err
 	code := m.Run()
