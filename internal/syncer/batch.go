@@ -186,6 +186,7 @@ func (r *runner) commit(obs []observe.Observation, out batchOutcome, mode batchM
 		r.known[n] = res
 		logUnread(r.log, res)
 	}
+	r.committed = time.Now()
 	r.publish()
 	for _, c := range out.changed {
 		r.log.Info("vm "+c[1], "vm", c[0], "reason", mode.String())

@@ -33,7 +33,9 @@ type runner struct {
 	known map[string]observe.Result
 	// rows receives the latest listing of the host's rows whenever the
 	// store changed (the engine's store watch); only the latest matters.
-	rows chan []store.VM
+	rows chan listing
+	// committed is when the runner last committed what it knows.
+	committed time.Time
 }
 
 func newRunner(e *Engine, h store.Host) *runner {
@@ -42,7 +44,7 @@ func newRunner(e *Engine, h store.Host) *runner {
 		host:  h,
 		log:   e.Logger.With("host", h.ID, "uri", hypervisor.Redact(h.URI)),
 		known: map[string]observe.Result{},
-		rows:  make(chan []store.VM, 1),
+		rows:  make(chan listing, 1),
 	}
 }
 
@@ -156,8 +158,8 @@ func (r *runner) serve(ctx context.Context, c Conn, q *eventQueue, first error) 
 			if closed {
 				return errEventsClosed
 			}
-		case rows := <-r.rows:
-			if touched := r.touched(rows); len(touched) > 0 {
+		case l := <-r.rows:
+			if touched := r.touchedSince(l); len(touched) > 0 {
 				if err := handle(r.applyNames(ctx, c, touched, recheck)); err != nil {
 					return err
 				}
@@ -188,7 +190,7 @@ func (r *runner) sync(ctx context.Context, c Conn, reason string) error {
 	if err != nil {
 		return err
 	}
-	r.known = out.known
+	r.known, r.committed = out.known, time.Now()
 	res := out.res
 	r.e.updateStatus(r.host.ID, func(st *HostStatus) {
 		st.Synced = true

@@ -52,8 +52,15 @@ func (w *storeWatch) pollStore(ctx context.Context) (changed bool, fatal, err er
 	return true, nil, nil
 }
 
+// listing is a host's live rows as read at a time.
+type listing struct {
+	at   time.Time // taken before the read began
+	rows []store.VM
+}
+
 // dispatchRows lists every live row and offers each runner its host's.
 func (e *Engine) dispatchRows(ctx context.Context) error {
+	at := time.Now()
 	rows, err := e.Store.ListAllVMs(ctx)
 	if err != nil {
 		return err
@@ -63,7 +70,7 @@ func (e *Engine) dispatchRows(ctx context.Context) error {
 		byHost[r.HostID] = append(byHost[r.HostID], r)
 	}
 	for id, r := range e.runners {
-		r.offerRows(byHost[id])
+		r.offerRows(listing{at: at, rows: byHost[id]})
 	}
 	return nil
 }
@@ -71,12 +78,23 @@ func (e *Engine) dispatchRows(ctx context.Context) error {
 // offerRows replaces any listing the runner has not taken yet: only the
 // latest matters, and the store watch never waits on a busy runner.
 // Only the store watch goroutine sends.
-func (r *runner) offerRows(rows []store.VM) {
+func (r *runner) offerRows(l listing) {
 	select {
 	case <-r.rows:
 	default:
 	}
-	r.rows <- rows
+	r.rows <- l
+}
+
+// touchedSince is touched for a listing, or nothing for one begun before
+// the runner's last commit: that listing may predate rows the commit
+// wrote, and the commit moved the change counter, so a fresh listing
+// follows.
+func (r *runner) touchedSince(l listing) []string {
+	if l.at.Before(r.committed) {
+		return nil
+	}
+	return r.touched(l.rows)
 }
 
 // touched names the VMs whose row differs from the one they were last
