@@ -5,13 +5,14 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/virtumancer/terraform-provider-virtumancer/internal/httpapi"
+	"github.com/virtumancer/terraform-provider-virtumancer/internal/observe"
 	"github.com/virtumancer/terraform-provider-virtumancer/internal/store"
-	"github.com/virtumancer/terraform-provider-virtumancer/internal/syncer"
 	"github.com/virtumancer/terraform-provider-virtumancer/internal/syncer/syncertest"
 	"github.com/virtumancer/terraform-provider-virtumancer/internal/vminfo"
 )
@@ -55,11 +56,12 @@ func TestIntegrationDaemonHTTPAndDrift(t *testing.T) {
 
 	recorded := syncertest.WaitRow(t, st, "test", v.Name(), "recorded", syncertest.Live)
 	v.SetMemory(96)
-	want := vminfo.Drift{Field: "memory", Recorded: "65536", Live: "98304"}
+	want := observe.Field{Attribute: "memory", Recorded: "64 MiB", Live: "96 MiB", Path: "memory"}
+	var api observe.Report
 	took := syncertest.Eventually(t, syncertest.EventDeadline, "/api/v1/drift lists the change", func() (bool, string) {
-		var dr httpapi.DriftResponse
-		d.getJSON("/api/v1/drift", &dr)
-		return hasVMDrift(dr.Drifted, "test", v.Name(), want), fmt.Sprintf("%+v", dr)
+		api = observe.Report{}
+		d.getJSON("/api/v1/drift", &api)
+		return hasVMDrift(api, "test", v.Name(), want), fmt.Sprintf("%+v", api)
 	})
 	t.Logf("memory change in /api/v1/drift after %s", took)
 
@@ -82,13 +84,18 @@ func TestIntegrationDaemonHTTPAndDrift(t *testing.T) {
 	}
 
 	res := runCLI(t, nil, "drift", "--database", st.Path(), "--host", "test")
-	if res.code != exitDrift || !strings.Contains(res.stdout, fmt.Sprintf("vm %q: max_mem recorded 65536 live 98304; memory recorded 65536 live 98304", v.Name())) {
+	if res.code != exitDrift || !strings.Contains(res.stdout, fmt.Sprintf("host \"test\" vm %q: drifted: max_memory 64 MiB -> 96 MiB (config_json max_mem); memory 64 MiB -> 96 MiB", v.Name())) {
 		t.Errorf("drift: exit %d (want 2), stdout %q", res.code, res.stdout)
 	}
 	res = runCLI(t, nil, "drift", "--json", "--database", st.Path(), "--host", "test")
-	var rep syncer.DriftReport
-	if err := json.Unmarshal([]byte(res.stdout), &rep); err != nil || res.code != exitDrift || !hasVMDrift(rep.Drifted, "test", v.Name(), want) {
+	var rep observe.Report
+	if err := json.Unmarshal([]byte(res.stdout), &rep); err != nil || res.code != exitDrift || !hasVMDrift(rep, "test", v.Name(), want) {
 		t.Errorf("drift --json: exit %d, err %v, report %+v", res.code, err, rep)
+	}
+	// One schema: the CLI's entry and the API's say the same of this VM.
+	if cli, srv := entry(rep, "test", v.Name()), entry(api, "test", v.Name()); cli.State != "shut off" || cli.StateCode != vminfo.StateShutoff ||
+		cli.State != srv.State || cli.RowID != srv.RowID || cli.RowID == 0 || fmt.Sprint(cli.Drift) != fmt.Sprint(srv.Drift) {
+		t.Errorf("CLI and API disagree on %s:\n cli %+v\n api %+v", v.Name(), cli, srv)
 	}
 
 	if after, _ := syncertest.Row(t, st, "test", v.Name()); after.ConfigJSON != recorded.ConfigJSON {
@@ -110,13 +117,18 @@ func TestIntegrationDaemonHTTPAndDrift(t *testing.T) {
 	}
 }
 
-func hasVMDrift(vms []syncer.DriftedVM, host, name string, want vminfo.Drift) bool {
-	for _, d := range vms {
-		if d.Host == host && d.VM == name && syncertest.HasDrift(d.Drift, want) {
-			return true
+func hasVMDrift(rep observe.Report, host, name string, want observe.Field) bool {
+	return slices.Contains(entry(rep, host, name).Drift, want)
+}
+
+// entry is the report's entry for one VM; zero when it has none.
+func entry(rep observe.Report, host, name string) observe.Entry {
+	for _, e := range rep.VMs {
+		if e.Host == host && e.VM == name {
+			return e
 		}
 	}
-	return false
+	return observe.Entry{}
 }
 
 // TestTokenAndListen: a token guards the API and metrics but not the
@@ -197,24 +209,24 @@ func TestIntegrationDriftCommand(t *testing.T) {
 	env := []string{envDatabase + "=" + st.Path()}
 
 	res := runCLI(t, env, "drift")
-	if res.code != exitOK || res.stdout != "0 of 1 recorded VMs drifted; 0 host(s) not checked\n" {
+	if res.code != exitOK || res.stdout != "0 of 1 recorded VMs need attention; 0 host(s) not checked\n" {
 		t.Errorf("no drift: exit %d, stdout %q", res.code, res.stdout)
 	}
 
 	v.SetMemory(128)
 	res = runCLI(t, env, "drift")
-	want := fmt.Sprintf("host %q: vm %q: max_mem recorded 65536 live 131072; memory recorded 65536 live 131072\n"+
-		"1 of 1 recorded VMs drifted; 0 host(s) not checked\n", "test", v.Name())
+	want := fmt.Sprintf("host %q vm %q: drifted: max_memory 64 MiB -> 128 MiB (config_json max_mem); memory 64 MiB -> 128 MiB\n"+
+		"1 of 1 recorded VMs need attention; 0 host(s) not checked\n", "test", v.Name())
 	if res.code != exitDrift || res.stdout != want {
 		t.Errorf("memory drift: exit %d\n got  %q\n want %q", res.code, res.stdout, want)
 	}
 
 	v.Undefine()
 	res = runCLI(t, env, "drift", "--json")
-	var rep syncer.DriftReport
-	if err := json.Unmarshal([]byte(res.stdout), &rep); err != nil || res.code != exitDrift ||
-		!hasVMDrift(rep.Drifted, "test", v.Name(), vminfo.Drift{Field: "domain", Recorded: "defined", Live: "missing"}) {
-		t.Errorf("vanished domain: exit %d, err %v, report %+v", res.code, err, rep)
+	var rep observe.Report
+	if err := json.Unmarshal([]byte(res.stdout), &rep); err != nil || res.code != exitDrift || rep.InStep ||
+		entry(rep, "test", v.Name()).Verdict != observe.Missing || entry(rep, "test", v.Name()).State != "" {
+		t.Errorf("vanished domain: exit %d, err %v, report %+v; want verdict missing, no state", res.code, err, rep)
 	}
 
 	if err := st.CreateHost(ctx, store.Host{ID: "dead", URI: "qemu+tcp://127.0.0.1:1/system"}); err != nil {

@@ -181,3 +181,33 @@ func restartLibvirtd(t *testing.T) {
 	})
 	t.Logf("libvirtd restarted")
 }
+
+// TestIntegrationStoreFileDeletedStopsDaemon: the store file removed under
+// the running service is noticed within seconds; the service logs why and
+// exits 1 (systemd's Restart=on-failure then starts it on the new file),
+// instead of writing on into an unlinked file while reporting ready.
+func TestIntegrationStoreFileDeletedStopsDaemon(t *testing.T) {
+	requireDaemon(t)
+	st := syncertest.NewStore(t)
+	d := startDaemon(t, st.Path(), nil)
+	syncertest.Eventually(t, 10*time.Second, "/readyz 200", func() (bool, string) {
+		code, body := d.get("/readyz", "")
+		return code == http.StatusOK, fmt.Sprintf("%d %s", code, body)
+	})
+	if err := os.Remove(st.Path()); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-d.done:
+	case <-time.After(5 * time.Second):
+		t.Fatalf("still running 5s after its store file was deleted; logs:\n%s", d.output())
+	}
+	if code := d.cmd.ProcessState.ExitCode(); code != exitError {
+		t.Errorf("exit code %d, want %d", code, exitError)
+	}
+	l, ok := d.findLog("virtumancer-sync stopped")
+	if !ok || !strings.Contains(fmt.Sprint(l["error"]), "store file gone") || !strings.Contains(fmt.Sprint(l["error"]), st.Path()) ||
+		fmt.Sprint(l["try"]) == "" {
+		t.Errorf("final log %v: want the error naming the gone file and its path, and a hint; logs:\n%s", l, d.output())
+	}
+}

@@ -47,6 +47,7 @@ type serveConfig struct {
 	database  string
 	listen    string
 	resync    time.Duration
+	check     time.Duration
 	once      bool
 	hosts     []string
 	logFormat string
@@ -65,7 +66,7 @@ type driftConfig struct {
 }
 
 func parseServe(args []string, getenv func(string) string, help io.Writer) (serveConfig, error) {
-	cfg := serveConfig{listen: "127.0.0.1:9464", resync: 5 * time.Minute, logFormat: "text", logLevel: "info"}
+	cfg := serveConfig{listen: "127.0.0.1:9464", resync: 5 * time.Minute, check: 15 * time.Second, logFormat: "text", logLevel: "info"}
 	fs := newFlagSet("virtumancer-sync", help, `Usage: virtumancer-sync [flags]
        virtumancer-sync drift [--json] [--database PATH] [--host ID]...
 
@@ -73,6 +74,7 @@ Keeps a Virtumancer store in step with every libvirt host of its hosts table.`)
 	fs.StringVar(&cfg.database, "database", "", "Virtumancer's SQLite store `file` (default $"+envDatabase+")")
 	fs.StringVar(&cfg.listen, "listen", cfg.listen, "`address` (host:port) for /metrics, /healthz, /readyz and /api/v1; empty disables HTTP")
 	durationVar(fs, &cfg.resync, "resync", "`interval` between full resyncs of each connected host")
+	durationVar(fs, &cfg.check, "check-interval", "`interval` between cheap checks of each host's runtimes (autostart, state) for changes libvirt sends no event for")
 	fs.BoolVar(&cfg.once, "once", false, "sync every host once, print a summary and exit (non-zero if a host failed)")
 	hostsVar(fs, &cfg.hosts)
 	choiceVar(fs, &cfg.logFormat, "log-format", logFormats, "log `format`")
@@ -100,6 +102,9 @@ func (c serveConfig) validate() error {
 	if c.resync < minResync {
 		return badUsage("--resync 5m", "invalid value %q for flag -resync: must be at least %s", c.resync, minResync)
 	}
+	if c.check < minResync {
+		return badUsage("--check-interval 15s", "invalid value %q for flag -check-interval: must be at least %s", c.check, minResync)
+	}
 	if strings.ContainsAny(c.token, " \t\r\n") {
 		return badUsage("a token without spaces, e.g. from `openssl rand -hex 32`", "invalid bearer token: it must not contain whitespace")
 	}
@@ -116,7 +121,8 @@ func parseDrift(args []string, getenv func(string) string, help io.Writer) (drif
 	fs := newFlagSet("virtumancer-sync drift", help, `Usage: virtumancer-sync drift [flags]
 
 Compares every recorded VM with its live domain, read-only, and prints the
-drifted ones. Exit status: 0 no drift, 2 drift found, 1 error (a host could
+VMs that need attention (drifted, missing, unreadable record or domain).
+Exit status: 0 all in step, 2 a VM needs attention, 1 error (a host could
 not be checked, or bad usage).`)
 	fs.StringVar(&cfg.database, "database", "", "Virtumancer's SQLite store `file` (default $"+envDatabase+")")
 	hostsVar(fs, &cfg.hosts)

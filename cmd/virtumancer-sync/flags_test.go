@@ -29,6 +29,7 @@ func TestParseServeRejects(t *testing.T) {
 		{"bad log level", []string{"--database", db, "--log-level", "loud"}, nil, `invalid value "loud" for flag -log-level: want one of trace, debug, info, warn, error`},
 		{"bad resync", []string{"--database", db, "--resync", "5x"}, nil, `invalid value "5x" for flag -resync: want a duration like 30s or 5m: time: unknown unit "x" in duration "5x"`},
 		{"resync too short", []string{"--database", db, "--resync", "10ms"}, nil, `invalid value "10ms" for flag -resync: must be at least 1s`},
+		{"check too short", []string{"--database", db, "--check-interval", "100ms"}, nil, `invalid value "100ms" for flag -check-interval: must be at least 1s`},
 		{"bad once", []string{"--database", db, "--once=maybe"}, nil, `invalid boolean value "maybe" for -once: parse error`},
 		{"empty host", []string{"--database", db, "--host", " "}, nil, `invalid value " " for flag -host: want a host id from the hosts table`},
 		{"stray argument", []string{"--database", db, "sync"}, nil, `unexpected argument "sync": the only subcommand is drift, and it must come first`},
@@ -56,12 +57,12 @@ func TestParseServeRejects(t *testing.T) {
 func TestParseServeAccepts(t *testing.T) {
 	db := tempDB(t)
 	env := map[string]string{envDatabase: db, envToken: "s3cret"}
-	cfg, err := parseServe([]string{"--listen", "0.0.0.0:9464", "--resync", "30s", "--host", "a", "--host", "b", "--host", "a",
+	cfg, err := parseServe([]string{"--listen", "0.0.0.0:9464", "--resync", "30s", "--check-interval", "5s", "--host", "a", "--host", "b", "--host", "a",
 		"--log-format", "json", "--log-level", "debug"}, getenv(env), io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.database != db || cfg.token != "s3cret" || cfg.resync != 30*time.Second || !slices.Equal(cfg.hosts, []string{"a", "b"}) ||
+	if cfg.database != db || cfg.token != "s3cret" || cfg.resync != 30*time.Second || cfg.check != 5*time.Second || !slices.Equal(cfg.hosts, []string{"a", "b"}) ||
 		cfg.logFormat != "json" || cfg.logLevel != "debug" {
 		t.Errorf("config = %+v", cfg)
 	}

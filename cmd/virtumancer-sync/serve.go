@@ -35,6 +35,7 @@ func serve(ctx context.Context, cfg serveConfig, log hclog.Logger, stdout io.Wri
 	eng.Logger = log
 	eng.HostFilter = cfg.hosts
 	eng.ResyncInterval = cfg.resync
+	eng.CheckInterval = cfg.check
 	if cfg.once {
 		return once(ctx, eng, stdout)
 	}
@@ -55,14 +56,21 @@ func daemon(ctx context.Context, cfg serveConfig, eng *syncer.Engine, log hclog.
 		log.Info("http listening", "addr", srv.ListenAddr(), "token", cfg.token != "")
 	}
 	log.Info("virtumancer-sync started", "version", version.Version, "database", eng.Store.Path(),
-		"resync", cfg.resync, "hosts", hostFilter(cfg.hosts))
-	<-ctx.Done()
-	log.Info("shutting down: finishing writes in flight and closing connections")
+		"resync", cfg.resync, "check_interval", cfg.check, "hosts", hostFilter(cfg.hosts))
+	var fatal error
+	select {
+	case <-ctx.Done():
+		log.Info("shutting down: finishing writes in flight and closing connections")
+	case <-eng.Fatal():
+		// The engine has stopped writing; /readyz said why until now.
+		fatal = &syncer.HintError{Err: eng.Err(),
+			Hint: "check what removed or replaced the store file, then start virtumancer-sync again (systemd restarts it)"}
+	}
 	sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
 	defer cancel()
-	var err error
+	err := fatal
 	if srv != nil {
-		err = srv.Close(sctx)
+		err = errors.Join(err, srv.Close(sctx))
 	}
 	err = errors.Join(err, eng.Close(sctx))
 	if err == nil {

@@ -20,25 +20,23 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/virtumancer/terraform-provider-virtumancer/internal/observe"
 	"github.com/virtumancer/terraform-provider-virtumancer/internal/syncer"
 )
 
 // Source is what the endpoints read; *syncer.Engine implements it.
 type Source interface {
 	Hosts() []syncer.HostStatus
-	Ready() (ready bool, waiting []string)
-	Drift(ctx context.Context) ([]syncer.DriftedVM, error)
+	// Ready says whether /readyz answers ready, and if not, why.
+	Ready() (ready bool, reason string)
+	// Drift is the body of GET /api/v1/drift: the same observe.Report that
+	// `virtumancer-sync drift --json` prints.
+	Drift(ctx context.Context) (observe.Report, error)
 }
 
 // HostsResponse is the body of GET /api/v1/hosts.
 type HostsResponse struct {
 	Hosts []syncer.HostStatus `json:"hosts"`
-}
-
-// DriftResponse is the body of GET /api/v1/drift.
-type DriftResponse struct {
-	Count   int                `json:"count"`
-	Drifted []syncer.DriftedVM `json:"drifted"`
 }
 
 // NewHandler routes the endpoints. With a token, /metrics and /api/ need
@@ -80,15 +78,11 @@ type errorBody struct {
 }
 
 func (h *handler) readyz(w http.ResponseWriter, _ *http.Request) {
-	ready, waiting := h.src.Ready()
-	switch {
-	case ready:
-		writeText(w, http.StatusOK, "ready")
-	case waiting == nil:
-		writeText(w, http.StatusServiceUnavailable, "not ready: hosts table not read yet")
-	default:
-		writeText(w, http.StatusServiceUnavailable, fmt.Sprintf("not ready: %d host(s) not synced yet", len(waiting)))
+	if ready, reason := h.src.Ready(); !ready {
+		writeText(w, http.StatusServiceUnavailable, "not ready: "+reason)
+		return
 	}
+	writeText(w, http.StatusOK, "ready")
 }
 
 func (h *handler) hosts(w http.ResponseWriter, _ *http.Request) {
@@ -96,13 +90,13 @@ func (h *handler) hosts(w http.ResponseWriter, _ *http.Request) {
 }
 
 func (h *handler) drift(w http.ResponseWriter, r *http.Request) {
-	d, err := h.src.Drift(r.Context())
+	rep, err := h.src.Drift(r.Context())
 	if err != nil {
 		h.log.Error("drift request failed", "error", err)
 		writeJSON(w, http.StatusInternalServerError, errorBody{Error: err.Error()})
 		return
 	}
-	writeJSON(w, http.StatusOK, DriftResponse{Count: len(d), Drifted: d})
+	writeJSON(w, http.StatusOK, rep)
 }
 
 // requireToken checks the bearer token in constant time; an empty token

@@ -13,22 +13,24 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/virtumancer/terraform-provider-virtumancer/internal/observe"
+	"github.com/virtumancer/terraform-provider-virtumancer/internal/store"
 	"github.com/virtumancer/terraform-provider-virtumancer/internal/syncer"
 	"github.com/virtumancer/terraform-provider-virtumancer/internal/vminfo"
 )
 
 type fakeSource struct {
 	ready    bool
-	waiting  []string
-	drift    []syncer.DriftedVM
+	reason   string
+	drift    observe.Report
 	driftErr error
 }
 
 func (f fakeSource) Hosts() []syncer.HostStatus {
 	return []syncer.HostStatus{{ID: "h1", URI: "test:///default", Connected: true, VMCount: 3}}
 }
-func (f fakeSource) Ready() (bool, []string) { return f.ready, f.waiting }
-func (f fakeSource) Drift(context.Context) ([]syncer.DriftedVM, error) {
+func (f fakeSource) Ready() (bool, string) { return f.ready, f.reason }
+func (f fakeSource) Drift(context.Context) (observe.Report, error) {
 	return f.drift, f.driftErr
 }
 
@@ -46,8 +48,12 @@ func serve(t *testing.T, src Source, token, method, path, auth string) (int, str
 }
 
 func TestEndpoints(t *testing.T) {
-	d := []syncer.DriftedVM{{Host: "h1", VM: "vm1", ObservedAt: time.Unix(0, 0).UTC(),
-		Drift: []vminfo.Drift{{Field: "memory", Recorded: "1", Live: "2"}}}}
+	at := time.Unix(0, 0).UTC()
+	d := observe.NewReport([]observe.Result{{HostID: "h1", Name: "vm1", Verdict: observe.Drifted, At: at,
+		Row:   &store.VM{ID: 4},
+		Live:  &observe.Live{Info: vminfo.VMInfo{State: vminfo.StatePaused}},
+		Drift: []vminfo.Drift{{Field: "max_mem", Recorded: "262144", Live: "524288"}}}}, nil)
+	d.Checked = 2
 	src := fakeSource{ready: true, drift: d}
 	cases := []struct {
 		src        Source
@@ -58,10 +64,10 @@ func TestEndpoints(t *testing.T) {
 		{src, "GET", "/healthz", "ok\n", 200},
 		{src, "HEAD", "/healthz", "", 200},
 		{src, "GET", "/readyz", "ready\n", 200},
-		{fakeSource{waiting: []string{"a", "b"}}, "GET", "/readyz", "not ready: 2 host(s) not synced yet\n", 503},
-		{fakeSource{}, "GET", "/readyz", "not ready: hosts table not read yet\n", 503},
+		{fakeSource{reason: "2 host(s) not synced yet: a, b"}, "GET", "/readyz", "not ready: 2 host(s) not synced yet: a, b\n", 503},
+		{fakeSource{reason: "store file is gone"}, "GET", "/readyz", "not ready: store file is gone\n", 503},
 		{src, "GET", "/api/v1/hosts", `"vm_count": 3`, 200},
-		{src, "GET", "/api/v1/drift", `"count": 1`, 200},
+		{src, "GET", "/api/v1/drift", `"checked": 2`, 200},
 		{fakeSource{driftErr: errors.New("store gone")}, "GET", "/api/v1/drift", `"error": "store gone"`, 500},
 		{src, "POST", "/api/v1/hosts", "", 405},
 		{src, "GET", "/api/v2/x", "no endpoint GET /api/v2/x", 404},
@@ -74,9 +80,15 @@ func TestEndpoints(t *testing.T) {
 		}
 	}
 	_, body := serve(t, src, "", "GET", "/api/v1/drift", "")
-	var got DriftResponse
-	if err := json.Unmarshal([]byte(body), &got); err != nil || got.Count != 1 || got.Drifted[0].Drift[0].Field != "memory" {
-		t.Errorf("drift body %s: %+v, %v", body, got, err)
+	var got observe.Report
+	if err := json.Unmarshal([]byte(body), &got); err != nil || len(got.VMs) != 1 || got.InStep {
+		t.Fatalf("drift body %s: %+v, %v; want one VM, not in step", body, got, err)
+	}
+	e := got.VMs[0]
+	want := observe.Field{Attribute: "max_memory", Recorded: "256 MiB", Live: "512 MiB", Path: "max_mem"}
+	if e.Verdict != observe.Drifted || e.State != "paused" || e.StateCode != vminfo.StatePaused || e.RowID != 4 ||
+		len(e.Drift) != 1 || e.Drift[0] != want || e.ObservedAt == nil || !e.ObservedAt.Equal(at) {
+		t.Errorf("drift entry %+v: want drifted, state paused (code 3), row 4, %+v, observed at %s", e, want, at)
 	}
 }
 

@@ -21,28 +21,33 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/virtumancer/terraform-provider-virtumancer/internal/hypervisor"
+	"github.com/virtumancer/terraform-provider-virtumancer/internal/observe"
 	"github.com/virtumancer/terraform-provider-virtumancer/internal/store"
-	"github.com/virtumancer/terraform-provider-virtumancer/internal/vminfo"
 )
 
 // Defaults NewEngine fills in.
 const (
 	DefaultResyncInterval   = 5 * time.Minute
 	DefaultHostPollInterval = time.Second
-	DefaultFetchWorkers     = 8
-	DefaultBackoffMin       = time.Second
-	DefaultBackoffMax       = time.Minute
-	DefaultWriteTimeout     = 2 * time.Minute
+	// DefaultStorePollInterval keeps what the engine reports within a
+	// second of any writer's commit; one poll costs microseconds.
+	DefaultStorePollInterval = 200 * time.Millisecond
+	// DefaultCheckInterval is the cheap runtime check's period: much
+	// shorter than the resync, for changes libvirt sends no event for.
+	DefaultCheckInterval = 15 * time.Second
+	DefaultFetchWorkers  = 8
+	DefaultBackoffMin    = time.Second
+	DefaultBackoffMax    = time.Minute
+	DefaultWriteTimeout  = 2 * time.Minute
 )
 
-// Conn is what the engine needs of a libvirt connection.
-// *hypervisor.Conn implements it; tests may substitute their own.
+// Conn is what the engine needs of a libvirt connection: what observe
+// reads domains with, plus events. *hypervisor.Conn implements it (and
+// observe.RuntimeLister and observe.Snapshotter, which reading prefers);
+// tests may substitute their own.
 type Conn interface {
+	observe.Source
 	Redacted() string
-	ListDomains(ctx context.Context) ([]hypervisor.Domain, error)
-	LookupDomain(ctx context.Context, name string) (hypervisor.Domain, error)
-	DomainXML(ctx context.Context, d hypervisor.Domain, inactive bool) (string, error)
-	Runtime(ctx context.Context, d hypervisor.Domain) (vminfo.Runtime, error)
 	LifecycleEvents(ctx context.Context) (<-chan hypervisor.Event, error)
 }
 
@@ -74,8 +79,16 @@ type Engine struct {
 	// catching anything an event missed.
 	ResyncInterval time.Duration
 	// HostPollInterval is how often the hosts table is read to pick up
-	// hosts added, removed or re-pointed.
+	// hosts added, removed or re-pointed (sooner when the store changed).
 	HostPollInterval time.Duration
+	// StorePollInterval is how often the store's change counter and file
+	// are checked, so writes by other processes are re-checked at once
+	// and a store file deleted or replaced under us stops the engine.
+	StorePollInterval time.Duration
+	// CheckInterval is how often each connected host's runtimes are read
+	// in bulk and compared with what is known (autostart, persistence and
+	// state changes libvirt sends no event for).
+	CheckInterval time.Duration
 	// FetchWorkers is how many domains are read from one host at once.
 	FetchWorkers int
 	// BackoffMin and BackoffMax bound the jittered exponential delay
@@ -98,6 +111,10 @@ type Engine struct {
 	mu          sync.Mutex
 	status      map[string]*HostStatus // managed hosts, by id
 	hostsLoaded bool
+	fatalErr    error         // why the engine stopped on its own
+	fatal       chan struct{} // closed when fatalErr is set
+
+	watch *storeWatch // owned by the watchHosts goroutine
 
 	runners map[string]*runner // owned by the watchHosts goroutine
 	cancel  context.CancelFunc
@@ -109,18 +126,21 @@ type Engine struct {
 func NewEngine(st *store.Store, pool *hypervisor.Pool) *Engine {
 	reg := prometheus.NewRegistry()
 	e := &Engine{
-		Store:            st,
-		Logger:           hclog.NewNullLogger(),
-		Registry:         reg,
-		ResyncInterval:   DefaultResyncInterval,
-		HostPollInterval: DefaultHostPollInterval,
-		FetchWorkers:     DefaultFetchWorkers,
-		BackoffMin:       DefaultBackoffMin,
-		BackoffMax:       DefaultBackoffMax,
-		WriteTimeout:     DefaultWriteTimeout,
-		metrics:          newMetrics(reg),
-		status:           map[string]*HostStatus{},
-		runners:          map[string]*runner{},
+		Store:             st,
+		Logger:            hclog.NewNullLogger(),
+		Registry:          reg,
+		ResyncInterval:    DefaultResyncInterval,
+		HostPollInterval:  DefaultHostPollInterval,
+		StorePollInterval: DefaultStorePollInterval,
+		CheckInterval:     DefaultCheckInterval,
+		FetchWorkers:      DefaultFetchWorkers,
+		BackoffMin:        DefaultBackoffMin,
+		BackoffMax:        DefaultBackoffMax,
+		WriteTimeout:      DefaultWriteTimeout,
+		metrics:           newMetrics(reg),
+		status:            map[string]*HostStatus{},
+		runners:           map[string]*runner{},
+		fatal:             make(chan struct{}),
 	}
 	if pool != nil {
 		e.Dial = PoolDialer(pool)
@@ -134,8 +154,8 @@ func (e *Engine) validate() error {
 		return errors.New("syncer: no store")
 	case e.Dial == nil:
 		return errors.New("syncer: no dialer (pass a hypervisor.Pool to NewEngine)")
-	case e.ResyncInterval <= 0, e.HostPollInterval <= 0, e.WriteTimeout <= 0:
-		return errors.New("syncer: ResyncInterval, HostPollInterval and WriteTimeout must be positive")
+	case e.ResyncInterval <= 0, e.HostPollInterval <= 0, e.WriteTimeout <= 0, e.StorePollInterval <= 0, e.CheckInterval <= 0:
+		return errors.New("syncer: ResyncInterval, HostPollInterval, StorePollInterval, CheckInterval and WriteTimeout must be positive")
 	case e.BackoffMin <= 0 || e.BackoffMax < e.BackoffMin:
 		return fmt.Errorf("syncer: backoff %s..%s: want 0 < min <= max", e.BackoffMin, e.BackoffMax)
 	}
@@ -147,8 +167,8 @@ func (e *Engine) validate() error {
 
 // Open validates the configuration, reads the hosts table once (so a
 // store that cannot be read fails here, not later in a log) and starts
-// the background loops: one watching the hosts table and one per managed
-// host.
+// the background loops: one watching the store and its hosts table, and
+// one per managed host.
 func (e *Engine) Open() error {
 	if err := e.validate(); err != nil {
 		return err
@@ -157,13 +177,38 @@ func (e *Engine) Open() error {
 		return errors.New("syncer: engine already open")
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	if err := e.reconcileHosts(ctx); err != nil {
+	if err := e.openWatch(ctx); err != nil {
 		cancel()
 		return err
+	}
+	if err := e.reconcileHosts(ctx); err != nil {
+		cancel()
+		return errors.Join(err, e.watch.close())
 	}
 	e.cancel, e.done = cancel, make(chan struct{})
 	go e.watchHosts(ctx)
 	return nil
+}
+
+// Fatal is closed when the engine stopped on its own: the store file was
+// deleted or replaced under it (see Err). The daemon then exits non-zero;
+// reopening is not attempted, because a replaced file may be a restore
+// the operator has not finished, and a fresh process says so plainly.
+func (e *Engine) Fatal() <-chan struct{} { return e.fatal }
+
+// Err is why the engine stopped on its own, nil while it has not.
+func (e *Engine) Err() error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.fatalErr
+}
+
+func (e *Engine) stopFatal(err error) {
+	e.Logger.Error("store file no longer usable; stopping", "error", err)
+	e.mu.Lock()
+	e.fatalErr = err
+	e.mu.Unlock()
+	close(e.fatal)
 }
 
 // Close stops every loop and waits for them: a store write in flight
@@ -183,27 +228,41 @@ func (e *Engine) Close(ctx context.Context) error {
 	}
 }
 
-// watchHosts reconciles the running host loops with the hosts table every
-// HostPollInterval; reading two small tables is cheap enough to poll.
+// watchHosts polls the store every StorePollInterval: the file check and
+// change counter, the rows other writers touched (handed to the runners)
+// and the hosts table (on a change, and every HostPollInterval anyway).
 func (e *Engine) watchHosts(ctx context.Context) {
 	defer close(e.done)
+	defer func() { _ = e.watch.close() }()
 	defer e.stopAll()
-	tick := time.NewTicker(e.HostPollInterval)
+	tick := time.NewTicker(min(e.StorePollInterval, e.HostPollInterval))
 	defer tick.Stop()
 	var lastErr string
+	lastHosts := time.Now()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-tick.C:
 		}
-		err := e.reconcileHosts(ctx)
+		changed, fatal, err := e.watch.pollStore(ctx)
+		if fatal != nil {
+			e.stopFatal(fatal)
+			return
+		}
+		if err == nil && (changed || e.hostsDue(lastHosts)) {
+			lastHosts = time.Now()
+			err = e.reconcileHosts(ctx)
+		}
+		if err == nil && changed {
+			err = e.dispatchRows(ctx)
+		}
 		switch {
 		case err != nil && ctx.Err() == nil && err.Error() != lastErr:
-			e.Logger.Error("cannot read the hosts table; keeping the current hosts", "error", err)
+			e.Logger.Error("cannot read the store; keeping the current hosts", "error", err)
 			lastErr = err.Error()
 		case err == nil && lastErr != "":
-			e.Logger.Info("hosts table readable again")
+			e.Logger.Info("store readable again")
 			lastErr = ""
 		}
 	}

@@ -6,46 +6,33 @@ import (
 	"fmt"
 	"reflect"
 	"slices"
-	"sync"
 	"time"
 
-	"github.com/virtumancer/terraform-provider-virtumancer/internal/hypervisor"
+	"github.com/virtumancer/terraform-provider-virtumancer/internal/observe"
 	"github.com/virtumancer/terraform-provider-virtumancer/internal/store"
 	"github.com/virtumancer/terraform-provider-virtumancer/internal/vminfo"
 )
 
-// observed is one domain as read from libvirt.
-type observed struct {
-	Name string
-	Info vminfo.VMInfo
-	// Gone: the domain does not exist (an event for a domain since
-	// undefined, or one that vanished between listing and reading).
-	Gone bool
-	// Err: the domain exists but could not be read into a VMInfo. Its row
-	// is left alone rather than soft-deleted as if it had vanished.
-	Err error
-	At  time.Time
-}
-
-func (o observed) unreadable() bool { return o.Err != nil }
-
-func (o observed) withErr(err error) observed {
-	o.Err = err
-	return o
-}
-
 // SyncResult is the outcome of one full sync of one host.
 type SyncResult struct {
-	Host       string        `json:"host"`
-	URI        string        `json:"uri"` // redacted
-	VMs        int           `json:"vms"`
-	Inserted   int           `json:"inserted"`
-	Revived    int           `json:"revived"`
-	Deleted    int           `json:"deleted"`
-	Drifted    int           `json:"drifted"`
-	Unreadable int           `json:"unreadable"`
-	Fetch      time.Duration `json:"fetch_ns"`
-	Write      time.Duration `json:"write_ns"`
+	Host     string `json:"host"`
+	URI      string `json:"uri"` // redacted
+	VMs      int    `json:"vms"`
+	Inserted int    `json:"inserted"`
+	Revived  int    `json:"revived"`
+	Deleted  int    `json:"deleted"`
+	Drifted  int    `json:"drifted"`
+	// Unreadable counts domains libvirt describes in a way that cannot be
+	// read (observe.DomainUnreadable): their rows and statuses are left alone.
+	Unreadable int `json:"unreadable"`
+	// UnreadableRecords counts rows whose recorded configuration cannot be
+	// read (observe.RecordUnreadable): status kept, not compared.
+	UnreadableRecords int `json:"unreadable_records"`
+	// Newer counts rows written after the libvirt listing was taken, which
+	// this sync therefore left as they were.
+	Newer int           `json:"newer"`
+	Fetch time.Duration `json:"fetch_ns"`
+	Write time.Duration `json:"write_ns"`
 	// SyncedAt is when the snapshot was complete (the store's last_sync_at).
 	SyncedAt time.Time `json:"synced_at"`
 	Err      error     `json:"-"`
@@ -56,161 +43,30 @@ func (r SyncResult) String() string {
 	if r.Err != nil {
 		return fmt.Sprintf("host %s (%s): FAILED: %v", r.Host, r.URI, r.Err)
 	}
-	return fmt.Sprintf("host %s (%s): %d vms: %d new, %d revived, %d soft-deleted, %d drifted, %d unreadable in %s",
-		r.Host, r.URI, r.VMs, r.Inserted, r.Revived, r.Deleted, r.Drifted, r.Unreadable,
+	return fmt.Sprintf("host %s (%s): %d vms: %d new, %d revived, %d soft-deleted, %d drifted, %d unreadable, %d unreadable records in %s",
+		r.Host, r.URI, r.VMs, r.Inserted, r.Revived, r.Deleted, r.Drifted, r.Unreadable, r.UnreadableRecords,
 		(r.Fetch + r.Write).Round(time.Millisecond))
 }
 
-// RuntimeLister is implemented by connections that report the runtime
-// facts of every domain in a few calls, instead of the four per domain
-// Conn.Runtime costs; the full sync then asks libvirt little more than
-// each domain's XML. The map is keyed by domain UUID.
-type RuntimeLister interface {
-	Runtimes(ctx context.Context) (map[string]vminfo.Runtime, error)
-}
-
-// fetchAll lists every domain of the host, active and inactive, and reads
-// each one with FetchWorkers parallel readers. Everything is read before
-// the store's write lock is taken, so the lock is held only for the writes.
-func (e *Engine) fetchAll(ctx context.Context, c Conn) ([]observed, error) {
-	doms, err := c.ListDomains(ctx)
-	if err != nil {
-		return nil, err
-	}
-	var rts map[string]vminfo.Runtime
-	if rl, ok := c.(RuntimeLister); ok {
-		if rts, err = rl.Runtimes(ctx); err != nil {
-			return nil, err
-		}
-	}
-	return e.fetchDomains(ctx, c, doms, func(_ context.Context, d hypervisor.Domain) (hypervisor.Domain, *vminfo.Runtime, error) {
-		if rt, ok := rts[d.UUID]; ok {
-			return d, &rt, nil
-		}
-		return d, nil, nil // defined since Runtimes answered: asked one by one
-	})
-}
-
-// fetchNames reads the named domains (events, drift checks); a name that
-// does not exist comes back Gone.
-func (e *Engine) fetchNames(ctx context.Context, c Conn, names []string) ([]observed, error) {
-	doms := make([]hypervisor.Domain, len(names))
-	for i, n := range names {
-		doms[i] = hypervisor.Domain{Name: n}
-	}
-	return e.fetchDomains(ctx, c, doms, func(ctx context.Context, d hypervisor.Domain) (hypervisor.Domain, *vminfo.Runtime, error) {
-		d, err := c.LookupDomain(ctx, d.Name)
-		return d, nil, err
-	})
-}
-
-// resolver completes a domain before it is read: it may look it up, and
-// may already know its runtime facts (nil: ask libvirt).
-type resolver func(context.Context, hypervisor.Domain) (hypervisor.Domain, *vminfo.Runtime, error)
-
-// fetchDomains reads doms in parallel after resolve. The first
-// connection-level error cancels the rest.
-func (e *Engine) fetchDomains(ctx context.Context, c Conn, doms []hypervisor.Domain, resolve resolver) ([]observed, error) {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	out := make([]observed, len(doms))
-	jobs := make(chan int)
-	var (
-		wg       sync.WaitGroup
-		once     sync.Once
-		firstErr error
-	)
-	fail := func(err error) { once.Do(func() { firstErr = err; cancel() }) }
-	for range min(e.FetchWorkers, max(len(doms), 1)) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range jobs {
-				o, err := readDomain(ctx, c, doms[i], resolve)
-				if err != nil {
-					fail(err)
-					continue
-				}
-				out[i] = o
-			}
-		}()
-	}
-feed:
-	for i := range doms {
-		select {
-		case jobs <- i:
-		case <-ctx.Done():
-			break feed
-		}
-	}
-	close(jobs)
-	wg.Wait()
-	if firstErr != nil {
-		return nil, firstErr
-	}
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	return out, nil
-}
-
-// readDomain reads one domain's persistent definition and runtime facts.
-// Not-found is an answer (Gone), a domain libvirt describes in a way we
-// cannot parse is kept as Err; anything else is the connection failing.
-func readDomain(ctx context.Context, c Conn, d hypervisor.Domain, resolve resolver) (observed, error) {
-	o := observed{Name: d.Name}
-	d, known, err := resolve(ctx, d)
-	var xml string
-	var rt vminfo.Runtime
-	if err == nil {
-		xml, err = c.DomainXML(ctx, d, true)
-	}
-	switch {
-	case err != nil:
-	case known != nil:
-		rt = *known
-	default:
-		rt, err = c.Runtime(ctx, d)
-	}
-	o.At = time.Now()
-	switch {
-	case hypervisor.IsNotFound(err):
-		o.Gone = true
-		return o, nil
-	case connectionLevel(ctx, err):
-		return o, err
-	case err != nil:
-		// libvirt refused this one domain: a problem of the domain, not of
-		// the connection. Failing the whole sync would fail it forever.
-		return o.withErr(err), nil
-	}
-	o.Info, o.Err = vminfo.FromXML(xml, rt)
-	return o, nil
-}
-
-// connectionLevel reports errors that say nothing about one domain: the
-// connection or the caller gave up.
-func connectionLevel(ctx context.Context, err error) bool {
-	return err != nil && (ctx.Err() != nil || errors.Is(err, hypervisor.ErrConnectionLost) ||
-		errors.Is(err, hypervisor.ErrTimeout) || errors.Is(err, hypervisor.ErrPoolClosed) ||
-		errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded))
-}
+// reader is how the engine reads domains: observe's, with its worker bound.
+func (e *Engine) reader() observe.Reader { return observe.Reader{Workers: e.FetchWorkers} }
 
 // fullOutcome is what a full-sync write produced, applied to memory only
 // after the commit.
 type fullOutcome struct {
-	res  SyncResult
-	live map[string]bool // name -> drifted
+	res   SyncResult
+	known map[string]observe.Result
 }
 
 // writeFull records a snapshot of every domain of h in one transaction:
 // new domains are inserted with their configuration recorded, soft-deleted
 // ones revived, vanished ones soft-deleted, and every present domain's
-// live snapshot and drift stored beside its untouched config_json.
-func (e *Engine) writeFull(ctx context.Context, h store.Host, obs []observed, hs store.HostStatus) (fullOutcome, error) {
+// live snapshot and drift stored beside its untouched config_json. Rows
+// written at or after listedAt are newer than the snapshot and left alone.
+func (e *Engine) writeFull(ctx context.Context, h store.Host, obs []observe.Observation, listedAt time.Time, hs store.HostStatus) (fullOutcome, error) {
 	var out fullOutcome
 	err := e.write(ctx, func(tx *store.Tx) error {
-		out = fullOutcome{live: make(map[string]bool, len(obs))} // fn may be re-run
+		out = fullOutcome{known: make(map[string]observe.Result, len(obs))} // fn may be re-run
 		if err := checkHost(tx, h); err != nil {
 			return err
 		}
@@ -231,16 +87,20 @@ func (e *Engine) writeFull(ctx context.Context, h store.Host, obs []observed, hs
 			prev[st.Name] = st
 		}
 		present := make(map[string]bool, len(obs))
+		w := recorder{tx: tx, hostID: h.ID, since: listedAt, prev: prev, res: &out.res}
 		for _, o := range obs {
 			if o.Gone {
 				continue
 			}
 			present[o.Name] = true
-			if err := out.record(tx, h.ID, o, byName, prev); err != nil {
+			row, ok := byName[o.Name]
+			res, err := w.present(o, row, ok)
+			if err != nil {
 				return err
 			}
+			out.known[o.Name] = res
 		}
-		if err := out.sweep(tx, h.ID, rows, statuses, present); err != nil {
+		if err := w.sweep(rows, statuses, present); err != nil {
 			return err
 		}
 		hs.VMCount = len(present)
@@ -249,36 +109,108 @@ func (e *Engine) writeFull(ctx context.Context, h store.Host, obs []observed, hs
 	return out, err
 }
 
-// record writes one present domain: its row if it has none (or only a
-// soft-deleted one), and its status unless that is unchanged.
-func (out *fullOutcome) record(tx *store.Tx, hostID string, o observed, byName map[string]store.VM, prev map[string]store.VMStatus) error {
-	if o.unreadable() {
-		out.res.Unreadable++
-		out.live[o.Name] = false // it exists; its row and status stay as they were
+// recorder writes what observe decided, one VM at a time, inside one
+// transaction. The verdicts' policy is observe's table; this only renders
+// the "sync service" column of it into store writes.
+type recorder struct {
+	tx     *store.Tx
+	hostID string
+	// since is when the libvirt read was taken: rows written at or after
+	// it are newer than what was read and are neither soft-deleted nor
+	// revived.
+	since time.Time
+	// prev holds the current statuses when known (full sync): an
+	// unchanged status is not rewritten.
+	prev map[string]store.VMStatus
+	res  *SyncResult
+}
+
+// present records a domain that exists. row is its row, live or
+// soft-deleted, when ok.
+func (w recorder) present(o observe.Observation, row store.VM, ok bool) (observe.Result, error) {
+	var live *store.VM
+	if ok && row.DeletedAt == nil {
+		live = &row
+	}
+	res := observe.Classify(w.hostID, live, o)
+	if res.Verdict == observe.NoRecord {
+		if ok && row.ChangedSince(w.since) {
+			w.res.Newer++ // soft-deleted since we read libvirt: not ours to revive
+			return res, nil
+		}
+		vm, err := w.insert(o)
+		if err != nil {
+			return res, err
+		}
+		res = observe.Classify(w.hostID, &vm, o)
+	}
+	return res, w.status(res)
+}
+
+// insert records a domain that has no live row: a new row, or the revival
+// of its soft-deleted one.
+func (w recorder) insert(o observe.Observation) (store.VM, error) {
+	inserted, revived, vm, err := w.tx.InsertVMIfAbsent(w.hostID, o.Name, o.Live.Info)
+	w.res.Inserted += b2i(inserted)
+	w.res.Revived += b2i(revived)
+	return vm, err
+}
+
+// status writes the status row a verdict calls for (none for an
+// unreadable domain) and counts the verdict.
+func (w recorder) status(res observe.Result) error {
+	switch res.Verdict {
+	case observe.DomainUnreadable:
+		w.res.Unreadable++
+		return nil // row and status left as they are
+	case observe.RecordUnreadable:
+		w.res.UnreadableRecords++ // status kept, not compared
+	case observe.Drifted:
+		w.res.Drifted++
+	case observe.InStep:
+	default:
 		return nil
 	}
-	row, ok := byName[o.Name]
-	var drift []vminfo.Drift
-	if !ok || row.DeletedAt != nil {
-		inserted, revived, vm, err := tx.InsertVMIfAbsent(hostID, o.Name, o.Info)
-		if err != nil {
-			return err
-		}
-		out.res.Inserted += b2i(inserted)
-		out.res.Revived += b2i(revived)
-		if !inserted && !revived {
-			drift = driftOf(vm, o.Info)
-		}
-	} else {
-		drift = driftOf(row, o.Info)
-	}
-	out.live[o.Name] = len(drift) > 0
-	out.res.Drifted += b2i(len(drift) > 0)
-	st := vmStatus(hostID, o, drift)
-	if old, ok := prev[o.Name]; ok && sameStatus(old, st) {
+	st := store.VMStatus{HostID: w.hostID, Name: res.Name, Live: res.Live.Info, Drift: res.Drift, State: res.Live.Info.State, ObservedAt: res.At}
+	if old, ok := w.prev[res.Name]; ok && sameStatus(old, st) {
 		return nil // a resync of a quiet host writes next to nothing
 	}
-	return tx.PutVMStatus(st)
+	return w.tx.PutVMStatus(st)
+}
+
+// gone soft-deletes the live row of a domain that no longer exists,
+// unless the row is newer than the read. It reports whether it deleted.
+func (w recorder) gone(row store.VM) (bool, error) {
+	if row.ChangedSince(w.since) {
+		w.res.Newer++
+		return false, nil
+	}
+	if err := w.tx.SoftDeleteVM(w.hostID, row.Name); err != nil {
+		return false, err
+	}
+	w.res.Deleted++
+	return true, nil
+}
+
+// sweep soft-deletes the live rows of domains that no longer exist and
+// drops statuses left for names with no present domain.
+func (w recorder) sweep(rows []store.VM, statuses []store.VMStatus, present map[string]bool) error {
+	for _, r := range rows {
+		if r.DeletedAt != nil || present[r.Name] {
+			continue
+		}
+		if _, err := w.gone(r); err != nil {
+			return err
+		}
+	}
+	for _, st := range statuses {
+		if !present[st.Name] {
+			if err := w.tx.DeleteVMStatus(w.hostID, st.Name); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // sameStatus compares what a status says, not when it was observed: an
@@ -298,47 +230,11 @@ func sameLive(a, b vminfo.VMInfo) bool {
 	return reflect.DeepEqual(a, b)
 }
 
-// sweep soft-deletes the live rows of domains that no longer exist and
-// drops statuses left for names with no present domain.
-func (out *fullOutcome) sweep(tx *store.Tx, hostID string, rows []store.VM, statuses []store.VMStatus, present map[string]bool) error {
-	for _, r := range rows {
-		if r.DeletedAt != nil || present[r.Name] {
-			continue
-		}
-		if err := tx.SoftDeleteVM(hostID, r.Name); err != nil {
-			return err
-		}
-		out.res.Deleted++
-	}
-	for _, st := range statuses {
-		if !present[st.Name] {
-			if err := tx.DeleteVMStatus(hostID, st.Name); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
-}
-
-func vmStatus(hostID string, o observed, drift []vminfo.Drift) store.VMStatus {
-	return store.VMStatus{HostID: hostID, Name: o.Name, Live: o.Info, Drift: drift, State: o.Info.State, ObservedAt: o.At}
-}
-
-// driftOf compares a row's recorded configuration with the live one. A
-// config_json that cannot be parsed is itself reported as drift: nothing
-// can be compared, and an operator has to look at the row.
-func driftOf(row store.VM, live vminfo.VMInfo) []vminfo.Drift {
-	if row.ConfigErr != nil {
-		return []vminfo.Drift{{Field: "config_json", Recorded: "unreadable", Live: "readable"}}
-	}
-	return vminfo.Compare(row.Config, live)
-}
-
 // fullSync reads every domain of h and records them. hs is the host status
 // to store with it (LastSyncAt and VMCount are filled in here).
 func (e *Engine) fullSync(ctx context.Context, h store.Host, c Conn, hs store.HostStatus) (fullOutcome, error) {
 	start := time.Now()
-	obs, err := e.fetchAll(ctx, c)
+	obs, listedAt, err := e.reader().All(ctx, c)
 	if err != nil {
 		return fullOutcome{}, &phaseError{phase: "read domains", err: err}
 	}
@@ -348,16 +244,14 @@ func (e *Engine) fullSync(ctx context.Context, h store.Host, c Conn, hs store.Ho
 		e.OnFetched(h.ID, len(obs))
 	}
 	hs.LastSyncAt = timePtr(fetched)
-	out, err := e.writeFull(ctx, h, obs, hs)
+	out, err := e.writeFull(ctx, h, obs, listedAt, hs)
 	if err != nil {
 		return fullOutcome{}, &phaseError{phase: "write", store: true, err: err}
 	}
-	for _, o := range obs {
-		if o.Err != nil {
-			e.Logger.Warn("cannot read domain; its row and status are left as they were", "host", h.ID, "vm", o.Name, "error", o.Err)
-		}
+	for _, res := range out.known {
+		logUnread(e.Logger.With("host", h.ID), res)
 	}
-	out.res.Host, out.res.URI, out.res.VMs = h.ID, c.Redacted(), len(out.live)
+	out.res.Host, out.res.URI, out.res.VMs = h.ID, c.Redacted(), len(out.known)
 	out.res.Fetch, out.res.Write, out.res.SyncedAt = fetched.Sub(start), time.Since(fetched), fetched
 	e.metrics.duration.WithLabelValues(h.ID).Observe(time.Since(start).Seconds())
 	if e.OnCommit != nil {
@@ -382,7 +276,7 @@ func isStoreErr(err error) bool {
 	return errors.As(err, &pe) && pe.store
 }
 
-func names(obs []observed) []string {
+func names(obs []observe.Observation) []string {
 	out := make([]string, 0, len(obs))
 	for _, o := range obs {
 		out = append(out, o.Name)

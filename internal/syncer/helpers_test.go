@@ -2,7 +2,7 @@ package syncer_test
 
 import (
 	"context"
-	"fmt"
+	"os"
 	"testing"
 	"time"
 
@@ -26,8 +26,14 @@ const (
 
 // TestMain closes the test:///default holder that the first test needing
 // libvirtd opened (the daemon's test driver resets when its last
-// connection closes); plain Test… tests never open it.
-func TestMain(m *testing.M) { libvirttest.Main(m) }
+// connection closes); plain Test… tests never open it. Run with writerEnv
+// set, the binary is a second writer process and runs no tests.
+func TestMain(m *testing.M) {
+	if os.Getenv(writerEnv) != "" {
+		writerMain()
+	}
+	libvirttest.Main(m)
+}
 
 func requireDaemon(t testing.TB) {
 	t.Helper()
@@ -79,8 +85,7 @@ func (w testWriter) Write(p []byte) (int, error) {
 func waitReady(t testing.TB, e *syncer.Engine, within time.Duration) {
 	t.Helper()
 	syncertest.Eventually(t, within, "engine ready", func() (bool, string) {
-		ok, waiting := e.Ready()
-		return ok, fmt.Sprintf("waiting for %v", waiting)
+		return e.Ready()
 	})
 }
 

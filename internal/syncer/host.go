@@ -9,6 +9,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/virtumancer/terraform-provider-virtumancer/internal/hypervisor"
+	"github.com/virtumancer/terraform-provider-virtumancer/internal/observe"
 	"github.com/virtumancer/terraform-provider-virtumancer/internal/store"
 )
 
@@ -26,17 +27,24 @@ type runner struct {
 	cancel context.CancelFunc
 	done   chan struct{}
 
-	// live is every domain as of the last commit, name -> drifted. Only
-	// the run goroutine touches it.
-	live map[string]bool
+	// known is every VM as of the last commit, by name, as observe
+	// classified it against the row it was compared with. Only the run
+	// goroutine touches it.
+	known map[string]observe.Result
+	// rows receives the latest listing of the host's rows whenever the
+	// store changed (the engine's store watch); only the latest matters.
+	rows chan listing
+	// committed is when the runner last committed what it knows.
+	committed time.Time
 }
 
 func newRunner(e *Engine, h store.Host) *runner {
 	return &runner{
-		e:    e,
-		host: h,
-		log:  e.Logger.With("host", h.ID, "uri", hypervisor.Redact(h.URI)),
-		live: map[string]bool{},
+		e:     e,
+		host:  h,
+		log:   e.Logger.With("host", h.ID, "uri", hypervisor.Redact(h.URI)),
+		known: map[string]observe.Result{},
+		rows:  make(chan listing, 1),
 	}
 }
 
@@ -108,13 +116,16 @@ func (r *runner) session(ctx context.Context) (connected bool, err error) {
 	return true, r.serve(ctx, c, q, r.sync(ctx, c, "connect"))
 }
 
-// serve applies events and runs the periodic resync until ctx ends or the
+// serve applies events, rechecks rows other writers touched, runs the
+// cheap runtime check and the periodic resync until ctx ends or the
 // connection fails. first is the outcome of the sync on connect. A failed
 // store write is not a lost connection: it is retried as a full resync
 // (which converges whatever the events missed) after a backoff.
 func (r *runner) serve(ctx context.Context, c Conn, q *eventQueue, first error) error {
 	resync := time.NewTicker(r.e.ResyncInterval)
 	defer resync.Stop()
+	check := time.NewTicker(r.e.CheckInterval)
+	defer check.Stop()
 	storeBackoff := backoff{min: r.e.BackoffMin, max: r.e.BackoffMax}
 	var retry <-chan time.Time
 	handle := func(err error) error {
@@ -140,12 +151,22 @@ func (r *runner) serve(ctx context.Context, c Conn, q *eventQueue, first error) 
 		case <-q.ready:
 			batch, closed := q.take()
 			if len(batch) > 0 {
-				if err := handle(r.applyEvents(ctx, c, batch)); err != nil {
+				if err := handle(r.applyNames(ctx, c, batch, discover)); err != nil {
 					return err
 				}
 			}
 			if closed {
 				return errEventsClosed
+			}
+		case l := <-r.rows:
+			if touched := r.touchedSince(l); len(touched) > 0 {
+				if err := handle(r.applyNames(ctx, c, touched, recheck)); err != nil {
+					return err
+				}
+			}
+		case <-check.C:
+			if err := handle(r.checkRuntimes(ctx, c)); err != nil {
+				return err
 			}
 		case <-resync.C:
 			if err := handle(r.sync(ctx, c, "resync")); err != nil {
@@ -169,31 +190,41 @@ func (r *runner) sync(ctx context.Context, c Conn, reason string) error {
 	if err != nil {
 		return err
 	}
-	r.live = out.live
+	r.known, r.committed = out.known, time.Now()
 	res := out.res
 	r.e.updateStatus(r.host.ID, func(st *HostStatus) {
 		st.Synced = true
 		st.LastSync = timePtr(res.SyncedAt)
 		st.LastSyncDuration = (res.Fetch + res.Write).Seconds()
-		st.VMCount = len(r.live)
-		st.DriftedVMs = res.Drifted
 	})
-	r.publishCounts()
+	r.publish()
 	r.log.Info("host synced", "reason", reason, "vms", res.VMs, "inserted", res.Inserted, "revived", res.Revived,
 		"deleted", res.Deleted, "drifted", res.Drifted, "unreadable", res.Unreadable,
+		"unreadable_records", res.UnreadableRecords, "newer", res.Newer,
 		"fetch", dur(res.Fetch), "write", dur(res.Write),
 		"duration", dur(res.Fetch+res.Write))
 	return nil
 }
 
-func (r *runner) publishCounts() {
-	drifted := 0
-	for _, d := range r.live {
-		drifted += b2i(d)
+// publish hands what the runner knows to the engine: counts for the
+// metrics and /api/v1/hosts, and the VMs that need attention for
+// /api/v1/drift.
+func (r *runner) publish() {
+	var k hostKnowledge
+	for _, res := range r.known {
+		k.vms += b2i(exists(res))
+		k.drifted += b2i(res.Verdict == observe.Drifted)
+		if res.Row == nil {
+			continue // the drift report covers recorded VMs only, as `drift` does
+		}
+		k.checked++
+		if res.Verdict.Attention() {
+			k.attention = append(k.attention, res)
+		}
 	}
-	r.e.metrics.vms.WithLabelValues(r.host.ID).Set(float64(len(r.live)))
-	r.e.metrics.drifted.WithLabelValues(r.host.ID).Set(float64(drifted))
-	r.e.updateStatus(r.host.ID, func(st *HostStatus) { st.VMCount, st.DriftedVMs = len(r.live), drifted })
+	r.e.metrics.vms.WithLabelValues(r.host.ID).Set(float64(k.vms))
+	r.e.metrics.drifted.WithLabelValues(r.host.ID).Set(float64(k.drifted))
+	r.e.updateStatus(r.host.ID, func(st *HostStatus) { st.VMCount, st.DriftedVMs, st.knowledge = k.vms, k.drifted, k })
 }
 
 func (r *runner) connected(took time.Duration) {

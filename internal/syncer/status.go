@@ -7,8 +7,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/virtumancer/terraform-provider-virtumancer/internal/observe"
 	"github.com/virtumancer/terraform-provider-virtumancer/internal/store"
-	"github.com/virtumancer/terraform-provider-virtumancer/internal/vminfo"
 )
 
 // HostStatus is what the engine knows of one host since it started. It is
@@ -31,21 +31,17 @@ type HostStatus struct {
 	// Outages counts how often a working connection was lost.
 	Outages    int        `json:"outages"`
 	LastOutage *time.Time `json:"last_outage"`
+
+	knowledge hostKnowledge
 }
 
-// DriftedVM is one VM whose live configuration differs from its recorded
-// config_json, as /api/v1/drift and the drift command report it.
-type DriftedVM struct {
-	Host       string         `json:"host"`
-	VM         string         `json:"vm"`
-	State      int            `json:"state"`
-	ObservedAt time.Time      `json:"observed_at"`
-	Drift      []vminfo.Drift `json:"drift"`
-}
-
-// Summary renders d on one line for logs and the drift command.
-func (d DriftedVM) Summary() string {
-	return fmt.Sprintf("host %q: %s", d.Host, vminfo.DriftSummary(d.VM, d.Drift))
+// hostKnowledge is what a runner last published about its VMs.
+type hostKnowledge struct {
+	vms, drifted int
+	// checked counts the recorded VMs classified; attention holds those
+	// that need attention (observe.Verdict.Attention).
+	checked   int
+	attention []observe.Result
 }
 
 // Hosts returns a copy of every managed host's status, ordered by id.
@@ -60,41 +56,64 @@ func (e *Engine) Hosts() []HostStatus {
 	return out
 }
 
-// Ready reports whether the host list has been read and every managed host
-// has completed a full sync since the engine started; waiting names the
-// hosts that have not.
-func (e *Engine) Ready() (ready bool, waiting []string) {
+// Ready reports whether the engine can be trusted (SPEC 5's /readyz): it
+// has not stopped on its own (the store is open and is still the file at
+// its path), the hosts table has been read, and every managed host has
+// completed a full sync since the engine started. Otherwise reason says
+// why not, naming the hosts still waiting.
+func (e *Engine) Ready() (ready bool, reason string) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if !e.hostsLoaded {
-		return false, nil
+	if e.fatalErr != nil {
+		return false, e.fatalErr.Error()
 	}
+	if !e.hostsLoaded {
+		return false, "hosts table not read yet"
+	}
+	var waiting []string
 	for id, st := range e.status {
 		if !st.Synced {
 			waiting = append(waiting, id)
 		}
 	}
-	slices.Sort(waiting)
-	return len(waiting) == 0, waiting
+	if len(waiting) > 0 {
+		slices.Sort(waiting)
+		return false, fmt.Sprintf("%d host(s) not synced yet: %s", len(waiting), strings.Join(waiting, ", "))
+	}
+	return true, ""
 }
 
-// Drift returns the drifted VMs of the managed hosts as last observed by
-// this engine (the store's vmsync_vm_status table), ordered by host and name.
-func (e *Engine) Drift(ctx context.Context) ([]DriftedVM, error) {
-	rows, err := e.Store.ListDrifted(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("syncer: list drift: %w", err)
-	}
+// Drift is the drift report of the managed hosts as this engine knows
+// them now: every event, store change and check it has applied, in the
+// same shape as CheckDrift's. A host not synced since the engine started
+// is listed as not checked, with its last error if it has one.
+func (e *Engine) Drift(context.Context) (observe.Report, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	out := []DriftedVM{}
-	for _, r := range rows {
-		if _, ok := e.status[r.HostID]; !ok {
-			continue // a host this engine does not manage (filtered or removed)
+	var results []observe.Result
+	var failed []observe.HostError
+	checked := 0
+	for _, st := range e.status {
+		if !st.Synced || (!st.Connected && st.LastError != "") {
+			failed = append(failed, observe.HostError{Host: st.ID, URI: st.URI, Error: notChecked(*st)})
+			continue
 		}
-		out = append(out, DriftedVM{Host: r.HostID, VM: r.Name, State: r.State, ObservedAt: r.ObservedAt, Drift: r.Drift})
+		results = append(results, st.knowledge.attention...)
+		checked += st.knowledge.checked
 	}
-	return out, nil
+	rep := observe.NewReport(results, failed)
+	rep.Checked = checked // NewReport counts what it is given: only the VMs that need attention
+	return rep, nil
+}
+
+func notChecked(st HostStatus) string {
+	switch {
+	case st.LastError != "" && !st.Synced:
+		return "not synced yet: " + st.LastError
+	case st.LastError != "":
+		return "disconnected: " + st.LastError
+	}
+	return "not synced yet"
 }
 
 // updateStatus applies fn to a host's in-memory status under the lock and

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/virtumancer/terraform-provider-virtumancer/internal/observe"
 	"github.com/virtumancer/terraform-provider-virtumancer/internal/store"
 	"github.com/virtumancer/terraform-provider-virtumancer/internal/vminfo"
 )
@@ -15,12 +16,12 @@ import (
 // domains (no libvirt): the first sync (every row inserted) and a resync
 // (rows exist; statuses rewritten).
 func BenchmarkWriteFull1000(b *testing.B) {
-	obs := make([]observed, 1000)
+	obs := make([]observe.Observation, 1000)
 	for i := range obs {
 		name := fmt.Sprintf("vm-%04d", i)
 		doc, _ := vminfo.BuildXML(vminfo.Spec{Name: name, DomainType: "test", MemoryKiB: 65536, Vcpu: 1, Graphics: "none"})
 		info, _ := vminfo.FromXML(doc, vminfo.Runtime{State: 5, Persistent: true})
-		obs[i] = observed{Name: name, Info: info, At: time.Now()}
+		obs[i] = observe.Observation{Name: name, Live: &observe.Live{Info: info}, At: time.Now()}
 	}
 	for _, phase := range []string{"first", "resync"} {
 		b.Run(phase, func(b *testing.B) {
@@ -35,12 +36,12 @@ func BenchmarkWriteFull1000(b *testing.B) {
 				_ = st.CreateHost(ctx, h)
 				e := NewEngine(st, nil)
 				if phase == "resync" {
-					if _, err := e.writeFull(ctx, h, obs, store.HostStatus{HostID: "h"}); err != nil {
+					if _, err := e.writeFull(ctx, h, obs, time.Now(), store.HostStatus{HostID: "h"}); err != nil {
 						b.Fatal(err)
 					}
 				}
 				b.StartTimer()
-				if _, err := e.writeFull(ctx, h, obs, store.HostStatus{HostID: "h"}); err != nil {
+				if _, err := e.writeFull(ctx, h, obs, time.Now(), store.HostStatus{HostID: "h"}); err != nil {
 					b.Fatal(err)
 				}
 				b.StopTimer()

@@ -131,6 +131,20 @@ func (v *VM) Suspend()  { v.t.Helper(); v.do("suspend", v.l.DomainSuspend) }
 func (v *VM) Resume()   { v.t.Helper(); v.do("resume", v.l.DomainResume) }
 func (v *VM) Undefine() { v.t.Helper(); v.do("undefine", v.l.DomainUndefine) }
 
+// SetAutostart changes the domain's autostart flag, which libvirt reports
+// with no lifecycle event.
+func (v *VM) SetAutostart(on bool) {
+	v.t.Helper()
+	v.do("set autostart of", func(d libvirt.Domain) error { return v.l.DomainSetAutostart(d, int32(b2i(on))) })
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
 // Remove deletes the domain whatever its state; errors mean it is gone.
 func (v *VM) Remove() {
 	d, err := v.l.DomainLookupByName(v.Spec.Name)

@@ -1,0 +1,27 @@
+package syncer
+
+import (
+	"context"
+	"errors"
+
+	"github.com/virtumancer/terraform-provider-virtumancer/internal/store"
+)
+
+// changeFeed is what the engine polls to notice writes by other processes
+// (a changed data version) and the store file being deleted or replaced
+// under it; *store.Store implements it.
+type changeFeed interface {
+	DataVersion(ctx context.Context) (int64, error)
+	CheckFile() error
+}
+
+// newChangeFeed returns the feed of st and what closes it (the store owns
+// its connection, so nothing).
+func newChangeFeed(st *store.Store) (changeFeed, func() error, error) {
+	return st, func() error { return nil }, nil
+}
+
+// fileLost reports a store file deleted or replaced under the engine.
+func fileLost(err error) bool {
+	return errors.Is(err, store.ErrFileGone) || errors.Is(err, store.ErrFileReplaced)
+}
