@@ -299,4 +299,3 @@ func (r *vmResource) adopt(ctx context.Context, hostID, name string, diags *diag
 	tflog.Info(ctx, "imported vm", map[string]any{"uuid": dom.UUID, "recorded": inserted || revived})
 	return true
 }
-
