@@ -161,9 +161,9 @@ func checkBesideVirtumancer(db, prefix string) error {
 			return fmt.Errorf("vm %s: live %t soft-deleted %t, want a soft-deleted row only", n, isLive, deleted[n])
 		case i >= 15:
 		case r.RecordedFrom != store.RecordedFromTable || r.Recorded.Memory != 64*1024 || r.RecordErr != nil:
-			return fmt.Errorf("vm %s: recorded from %s memory %d (%v), want our record of 64 MiB", n, r.RecordedFrom, r.Recorded.Memory, r.RecordErr)
+			return fmt.Errorf("vm %s: recorded from %s memory %d (%w), want our record of 64 MiB", n, r.RecordedFrom, r.Recorded.Memory, r.RecordErr)
 		case r.ConfigErr != nil:
-			return fmt.Errorf("vm %s: config_json unreadable after Virtumancer rewrote it: %v", n, r.ConfigErr)
+			return fmt.Errorf("vm %s: config_json unreadable after Virtumancer rewrote it: %w", n, r.ConfigErr)
 		}
 	}
 	return nil
