@@ -10,6 +10,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/virtumancer/terraform-provider-virtumancer/internal/acctest"
+	"github.com/virtumancer/terraform-provider-virtumancer/internal/hypervisor"
 	"github.com/virtumancer/terraform-provider-virtumancer/internal/store"
 	"github.com/virtumancer/terraform-provider-virtumancer/internal/syncer/syncertest"
 	"github.com/virtumancer/terraform-provider-virtumancer/internal/vminfo"
@@ -142,6 +143,31 @@ func drain20(ch <-chan hostCommit) {
 		case <-ch:
 		default:
 			return
+		}
+	}
+}
+
+// TestEventHostURIsAreDistinctAndOpenTheTestDriver checks what
+// BenchmarkEventToRow20Hosts relies on: 20 different URI texts (one pool
+// connection each) that all open the daemon's test:///default locally.
+func TestEventHostURIsAreDistinctAndOpenTheTestDriver(t *testing.T) {
+	uris := eventHostURIs()
+	if len(uris) != 20 {
+		t.Fatalf("got %d URIs, want 20", len(uris))
+	}
+	seen := map[string]bool{}
+	for _, u := range uris {
+		if seen[u] {
+			t.Errorf("URI %q appears twice", u)
+		}
+		seen[u] = true
+		tg, err := hypervisor.ParseURI("ev", u)
+		if err != nil {
+			t.Errorf("ParseURI(%q): %v", u, err)
+			continue
+		}
+		if tg.RemoteName != "test:///default" || tg.Transport != "unix" {
+			t.Errorf("%q opens %s over %s, want test:///default over unix", u, tg.RemoteName, tg.Transport)
 		}
 	}
 }
