@@ -8,8 +8,10 @@
 #       (targets <= 2x for plan and for apply at -parallelism=10).
 # Plans are the best of 3 rounds (the three configurations alternate inside a
 # round, so a busy moment of the shared machine hits them alike); applies are
-# one run each, to bound the time. terraform_data's plan is printed only for
-# reference. BENCH_PLAN_SIZES (default "500") lists the N to run.
+# one run each, to bound the time. Each ratio is of wall time, with the ratio
+# of CPU time (the CLI and its provider processes) beside it, which a shared
+# machine disturbs less. terraform_data's plan is printed only for reference.
+# BENCH_PLAN_SIZES (default "500") lists the N to run.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 sizes=${BENCH_PLAN_SIZES:-500}
@@ -109,62 +111,63 @@ resource "terraform_data" "d" {
 HCL
 }
 
-now() { date +%s.%N; }
-since() { awk -v s="$1" -v e="$(now)" 'BEGIN { printf "%.3f", e - s }'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
 minof() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b < a) print b; else print a }'; }
 
-# timed CLI DIR ARGS...: seconds one CLI command takes in DIR.
-timed() {
-  local cli=$1 dir=$2 s
+# measure CLI DIR ARGS...: "wall cpu" seconds of one CLI command in DIR. cpu
+# is user + system time of the CLI and its provider processes (not of
+# libvirtd): steadier than wall time on a shared machine.
+measure() {
+  local cli=$1 dir=$2 t rc=0 TIMEFORMAT='%3R %3U %3S'
   shift 2
-  s=$(now)
-  (cd "$dir" && TF_CLI_CONFIG_FILE="$work/$(basename "$cli").rc" "$cli" "$@" >/dev/null)
-  since "$s"
-}
-
-# planned CLI DIR: seconds of a refresh and plan in DIR, which must propose
-# nothing (exit code 0 of -detailed-exitcode): the floors and ours are in step.
-planned() {
-  local s rc=0
-  s=$(now)
-  (cd "$2" && TF_CLI_CONFIG_FILE="$work/$(basename "$1").rc" "$1" plan -input=false -lock=false -parallelism=10 -detailed-exitcode >"$work/plan.out" 2>&1) || rc=$?
+  t=$( { time (cd "$dir" && TF_CLI_CONFIG_FILE="$work/$(basename "$cli").rc" "$cli" "$@" >"$work/cli.out" 2>&1); } 2>&1) || rc=$?
   if [ "$rc" -ne 0 ]; then
-    echo "bench-plan: $(basename "$1") plan in $2 exited $rc (2: changes proposed after apply): see below" >&2
-    tail -40 "$work/plan.out" >&2
+    echo "bench-plan: $(basename "$cli") $* in $dir exited $rc (plan: 2 means changes proposed after apply):" >&2
+    tail -40 "$work/cli.out" >&2
     return 1
   fi
-  since "$s"
+  awk -v t="$t" 'BEGIN { split(t, f, " "); printf "%.3f %.3f", f[1], f[2] + f[3] }'
+}
+
+# report LABEL OURS FLOOR TARGET SAMPLES: one ratio line, wall and cpu.
+report() {
+  local ow of cw cf
+  read -r ow cw <<<"$2"
+  read -r of cf <<<"$3"
+  echo "RATIO $1 = $(ratio "$ow" "$of") ($4${ow}s vs ${of}s, $5; cpu $(ratio "$cw" "$cf"): ${cw}s vs ${cf}s)"
 }
 
 run_cli() { # CLI N
-  local cli=$1 n=$2 name dir v t
+  local cli=$1 n=$2 name dir v t c
   name=$(basename "$cli")
   rc "$cli"
   v=$(TF_CLI_CONFIG_FILE="$work/$name.rc" "$cli" version | grep -m1 -E '^(OpenTofu|Terraform) v')
   dir="$work/$name-$n"
   configs "$dir" "$n"
   echo "== $v: plan and apply of $n resources"
-  timed "$cli" "$dir/data" init -input=false >/dev/null
-  timed "$cli" "$dir/data" apply -auto-approve -input=false >/dev/null
-  declare -A apply plan
+  measure "$cli" "$dir/data" init -input=false >/dev/null
+  measure "$cli" "$dir/data" apply -auto-approve -input=false >/dev/null
+  declare -A apply wall cpu
   applied+=("$dir/vm|$cli")
   for c in vm floorvm floormin; do
-    apply[$c]=$(timed "$cli" "$dir/$c" apply -auto-approve -input=false -parallelism=10)
+    apply[$c]=$(measure "$cli" "$dir/$c" apply -auto-approve -input=false -parallelism=10)
   done
   for _ in 1 2 3; do
     for c in vm floorvm floormin data; do
-      t=$(planned "$cli" "$dir/$c")
-      plan[$c]=$(minof "${plan[$c]:-}" "$t")
+      t=$(measure "$cli" "$dir/$c" plan -input=false -lock=false -parallelism=10 -detailed-exitcode)
+      wall[$c]=$(minof "${wall[$c]:-}" "${t% *}")
+      cpu[$c]=$(minof "${cpu[$c]:-}" "${t#* }")
     done
   done
-  timed "$cli" "$dir/vm" destroy -auto-approve -input=false -parallelism=10 >/dev/null
+  measure "$cli" "$dir/vm" destroy -auto-approve -input=false -parallelism=10 >/dev/null
   unset 'applied[-1]'
-  echo "RATIO [$v] plan $n virtumancer_vm / benchfloor_vm (same schema, no-op) = $(ratio "${plan[vm]}" "${plan[floorvm]}") (target <= 1.3; ${plan[vm]}s vs ${plan[floorvm]}s, best of 3)"
-  echo "RATIO [$v] plan $n virtumancer_vm / benchfloor_min (two attributes) = $(ratio "${plan[vm]}" "${plan[floormin]}") (target <= 2; ${plan[vm]}s vs ${plan[floormin]}s, best of 3)"
-  echo "RATIO [$v] apply $n virtumancer_vm / benchfloor_min at -parallelism=10 = $(ratio "${apply[vm]}" "${apply[floormin]}") (target <= 2; ${apply[vm]}s vs ${apply[floormin]}s, one run)"
-  echo "RATIO [$v] apply $n virtumancer_vm / benchfloor_vm at -parallelism=10 = $(ratio "${apply[vm]}" "${apply[floorvm]}") (${apply[vm]}s vs ${apply[floorvm]}s, one run)"
-  echo "REF   [$v] plan $n terraform_data = ${plan[data]}s (benchfloor_min / terraform_data = $(ratio "${plan[floormin]}" "${plan[data]}"))"
+  local p=()
+  for c in vm floorvm floormin data; do p[${#p[@]}]="${wall[$c]} ${cpu[$c]}"; done
+  report "[$v] plan $n virtumancer_vm / benchfloor_vm (same schema, no-op)" "${p[0]}" "${p[1]}" "target <= 1.3; " "best of 3"
+  report "[$v] plan $n virtumancer_vm / benchfloor_min (two attributes)" "${p[0]}" "${p[2]}" "target <= 2; " "best of 3"
+  report "[$v] apply $n virtumancer_vm / benchfloor_min at -parallelism=10" "${apply[vm]}" "${apply[floormin]}" "target <= 2; " "one run"
+  report "[$v] apply $n virtumancer_vm / benchfloor_vm at -parallelism=10" "${apply[vm]}" "${apply[floorvm]}" "" "one run"
+  echo "REF   [$v] plan $n terraform_data = ${wall[data]}s (benchfloor_min / terraform_data = $(ratio "${wall[floormin]}" "${wall[data]}"); cpu ${cpu[data]}s)"
 }
 
 for n in $sizes; do
