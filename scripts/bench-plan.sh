@@ -141,7 +141,9 @@ run_cli() { # CLI N
   local cli=$1 n=$2 name dir v t c
   name=$(basename "$cli")
   rc "$cli"
-  v=$(TF_CLI_CONFIG_FILE="$work/$name.rc" "$cli" version | grep -m1 -E '^(OpenTofu|Terraform) v')
+  # awk reads to the end: grep -m1 would stop early and, under pipefail, fail
+  # the pipeline with the CLI's SIGPIPE.
+  v=$(TF_CLI_CONFIG_FILE="$work/$name.rc" "$cli" version | awk '/^(OpenTofu|Terraform) v/ && !n { print; n = 1 }')
   dir="$work/$name-$n"
   configs "$dir" "$n"
   echo "== $v: plan and apply of $n resources"
