@@ -1,14 +1,27 @@
 #!/usr/bin/env bash
-# `tofu plan` refresh time for N virtumancer_vm resources on test:///default
-# divided by the time for N built-in terraform_data resources (the CLI's own
-# floor), measured in one run. Target: ratio under 1.5 at 500.
+# Plan and apply of N virtumancer_vm on test:///default through each CLI
+# (the pinned OpenTofu and `terraform` on PATH, when present), divided by the
+# same runs of two floors served by internal/benchfloor, all in one run:
+#   (a) benchfloor_vm: virtumancer_vm's own schema with CRUD that only echoes,
+#       same HCL, so the ratio is what our code adds (target <= 1.3x for plan);
+#   (b) benchfloor_min: the cheapest framework resource, two attributes
+#       (targets <= 2x for plan and for apply at -parallelism=10).
+# Plans are the best of 3 rounds (the three configurations alternate inside a
+# round, so a busy moment of the shared machine hits them alike); applies are
+# one run each, to bound the time. Each ratio is of wall time, with the ratio
+# of CPU time (the CLI and its provider processes) beside it, which a shared
+# machine disturbs less. terraform_data's plan is printed only for reference.
+# BENCH_PLAN_SIZES (default "500") lists the N to run.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
-tofu="$root/.cache/bin/tofu"
-sizes=${BENCH_PLAN_SIZES:-100 500}
+sizes=${BENCH_PLAN_SIZES:-500}
 work=$(mktemp -d)
 holder_pid=
+applied=() # directories whose resources live in libvirt until destroyed
 cleanup() {
+  for d in "${applied[@]}"; do
+    (cd "${d%%|*}" && TF_CLI_CONFIG_FILE="$work/$(basename "${d##*|}").rc" "${d##*|}" destroy -auto-approve -input=false >/dev/null 2>&1) || true
+  done
   if [ -n "$holder_pid" ]; then
     kill "$holder_pid" 2>/dev/null || true
     wait "$holder_pid" 2>/dev/null || true
@@ -16,63 +29,151 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
+
+clis=()
+[ -x "$root/.cache/bin/tofu" ] && clis+=("$root/.cache/bin/tofu")
+command -v terraform >/dev/null 2>&1 && clis+=("$(command -v terraform)")
+if [ ${#clis[@]} -eq 0 ]; then
+  echo "bench-plan: neither $root/.cache/bin/tofu nor terraform on PATH; run 'bash scripts/tofu.sh' to build OpenTofu" >&2
+  exit 1
+fi
+
 make -s -C "$root" build >/dev/null
+(cd "$root" && go build -trimpath -o "$work/floor/terraform-provider-benchfloor" ./internal/benchfloor/cmd/terraform-provider-benchfloor)
 # test:///default resets when its last connection closes: hold one open with
 # a single process (an event loop), so that killing it leaves nothing behind.
 virsh -c test+unix:///default event --all --loop >/dev/null 2>&1 &
 holder_pid=$!
-cat >"$work/rc" <<RC
+export TF_IN_AUTOMATION=1 CHECKPOINT_DISABLE=1
+
+# rc CLI: a CLI configuration installing both providers through dev_overrides
+# on the registry host the CLI resolves "virtumancer/..." to.
+rc() {
+  local host=registry.terraform.io
+  case "$(basename "$1")" in tofu*) host=registry.opentofu.org ;; esac
+  cat >"$work/$(basename "$1").rc" <<RC
 provider_installation {
-  dev_overrides { "registry.opentofu.org/virtumancer/virtumancer" = "$root/bin" }
+  dev_overrides {
+    "$host/virtumancer/virtumancer" = "$root/bin"
+    "$host/virtumancer/benchfloor"  = "$work/floor"
+  }
   direct {}
 }
 RC
-export TF_CLI_CONFIG_FILE="$work/rc" TF_IN_AUTOMATION=1
-
-timeplan() { # dir -> seconds (best of 3)
-  local best=
-  for _ in 1 2 3; do
-    local s e
-    s=$(date +%s.%N)
-    (cd "$1" && "$tofu" plan -input=false -lock=false -parallelism=10 >/dev/null)
-    e=$(date +%s.%N)
-    best=$(awk -v b="$best" -v t="$(awk -v s="$s" -v e="$e" 'BEGIN{print e-s}')" 'BEGIN{ if (b=="" || t<b) print t; else print b }')
-  done
-  echo "$best"
 }
 
-for n in $sizes; do
-  vm="$work/vm$n" data="$work/data$n"
-  mkdir -p "$vm" "$data"
-  cat >"$vm/main.tf" <<HCL
-terraform {
-  required_providers {
-    virtumancer = { source = "virtumancer/virtumancer" }
-  }
-}
-provider "virtumancer" { database = "$vm/virtumancer.db" }
-resource "virtumancer_host" "h" {
-  id  = "bench"
-  uri = "test:///default"
-}
-resource "virtumancer_vm" "vm" {
-  count    = $n
-  host_id  = virtumancer_host.h.id
-  name     = "bench-$n-\${count.index}"
+# vm_hcl N RESOURCE HOST_REF: the bench's VM configuration for a resource type.
+vm_hcl() {
+  cat <<HCL
+resource "$2" "vm" {
+  count    = $1
+  host_id  = $3
+  name     = "bench-$1-\${count.index}"
   vcpu     = 1
   memory   = 64
   graphics = "none"
 }
 HCL
-  cat >"$data/main.tf" <<HCL
+}
+
+# configs DIR N: ours, the two floors and terraform_data, one folder each.
+configs() {
+  mkdir -p "$1"/{vm,floorvm,floormin,data}
+  cat >"$1/vm/main.tf" <<HCL
+terraform {
+  required_providers {
+    virtumancer = { source = "virtumancer/virtumancer" }
+  }
+}
+provider "virtumancer" { database = "$1/vm/virtumancer.db" }
+resource "virtumancer_host" "h" {
+  id  = "bench"
+  uri = "test:///default"
+}
+$(vm_hcl "$2" virtumancer_vm virtumancer_host.h.id)
+HCL
+  local floor_head='terraform {
+  required_providers {
+    benchfloor = { source = "virtumancer/benchfloor" }
+  }
+}
+resource "benchfloor_min" "h" { input = "bench" }'
+  printf '%s\n%s\n' "$floor_head" "$(vm_hcl "$2" benchfloor_vm benchfloor_min.h.id)" >"$1/floorvm/main.tf"
+  printf '%s\n%s\n' "$floor_head" "resource \"benchfloor_min\" \"vm\" {
+  count = $2
+  input = \"\${benchfloor_min.h.id}-\${count.index}\"
+}" >"$1/floormin/main.tf"
+  cat >"$1/data/main.tf" <<HCL
 resource "terraform_data" "d" {
-  count = $n
+  count = $2
   input = "bench-\${count.index}"
 }
 HCL
-  (cd "$vm" && "$tofu" apply -auto-approve -input=false -parallelism=10 >/dev/null)
-  (cd "$data" && "$tofu" init -input=false >/dev/null && "$tofu" apply -auto-approve -input=false >/dev/null)
-  tv=$(timeplan "$vm"); td=$(timeplan "$data")
-  echo "RATIO plan $n virtumancer_vm / terraform_data = $(awk -v a="$tv" -v b="$td" 'BEGIN{printf "%.2f", a/b}') (${tv}s vs ${td}s)"
-  (cd "$vm" && "$tofu" destroy -auto-approve -input=false -parallelism=10 >/dev/null)
+}
+
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
+minof() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b < a) print b; else print a }'; }
+
+# measure CLI DIR ARGS...: "wall cpu" seconds of one CLI command in DIR. cpu
+# is user + system time of the CLI and its provider processes (not of
+# libvirtd): steadier than wall time on a shared machine.
+measure() {
+  local cli=$1 dir=$2 t rc=0 TIMEFORMAT='%3R %3U %3S'
+  shift 2
+  t=$( { time (cd "$dir" && TF_CLI_CONFIG_FILE="$work/$(basename "$cli").rc" "$cli" "$@" >"$work/cli.out" 2>&1); } 2>&1) || rc=$?
+  if [ "$rc" -ne 0 ]; then
+    echo "bench-plan: $(basename "$cli") $* in $dir exited $rc (plan: 2 means changes proposed after apply):" >&2
+    tail -40 "$work/cli.out" >&2
+    return 1
+  fi
+  awk -v t="$t" 'BEGIN { split(t, f, " "); printf "%.3f %.3f", f[1], f[2] + f[3] }'
+}
+
+# report LABEL OURS FLOOR TARGET SAMPLES: one ratio line, wall and cpu.
+report() {
+  local ow of cw cf
+  read -r ow cw <<<"$2"
+  read -r of cf <<<"$3"
+  echo "RATIO $1 = $(ratio "$ow" "$of") ($4${ow}s vs ${of}s, $5; cpu $(ratio "$cw" "$cf"): ${cw}s vs ${cf}s)"
+}
+
+run_cli() { # CLI N
+  local cli=$1 n=$2 name dir v t c
+  name=$(basename "$cli")
+  rc "$cli"
+  # awk reads to the end: grep -m1 would stop early and, under pipefail, fail
+  # the pipeline with the CLI's SIGPIPE.
+  v=$(TF_CLI_CONFIG_FILE="$work/$name.rc" "$cli" version | awk '/^(OpenTofu|Terraform) v/ && !n { print; n = 1 }')
+  dir="$work/$name-$n"
+  configs "$dir" "$n"
+  echo "== $v: plan and apply of $n resources"
+  measure "$cli" "$dir/data" init -input=false >/dev/null
+  measure "$cli" "$dir/data" apply -auto-approve -input=false >/dev/null
+  declare -A apply wall cpu
+  applied+=("$dir/vm|$cli")
+  for c in vm floorvm floormin; do
+    apply[$c]=$(measure "$cli" "$dir/$c" apply -auto-approve -input=false -parallelism=10)
+  done
+  for _ in 1 2 3; do
+    for c in vm floorvm floormin data; do
+      t=$(measure "$cli" "$dir/$c" plan -input=false -lock=false -parallelism=10 -detailed-exitcode)
+      wall[$c]=$(minof "${wall[$c]:-}" "${t% *}")
+      cpu[$c]=$(minof "${cpu[$c]:-}" "${t#* }")
+    done
+  done
+  measure "$cli" "$dir/vm" destroy -auto-approve -input=false -parallelism=10 >/dev/null
+  unset 'applied[-1]'
+  local p=()
+  for c in vm floorvm floormin data; do p[${#p[@]}]="${wall[$c]} ${cpu[$c]}"; done
+  report "[$v] plan $n virtumancer_vm / benchfloor_vm (same schema, no-op)" "${p[0]}" "${p[1]}" "target <= 1.3; " "best of 3"
+  report "[$v] plan $n virtumancer_vm / benchfloor_min (two attributes)" "${p[0]}" "${p[2]}" "target <= 2; " "best of 3"
+  report "[$v] apply $n virtumancer_vm / benchfloor_min at -parallelism=10" "${apply[vm]}" "${apply[floormin]}" "target <= 2; " "one run"
+  report "[$v] apply $n virtumancer_vm / benchfloor_vm at -parallelism=10" "${apply[vm]}" "${apply[floorvm]}" "" "one run"
+  echo "REF   [$v] plan $n terraform_data = ${wall[data]}s (benchfloor_min / terraform_data = $(ratio "${wall[floormin]}" "${wall[data]}"); cpu ${cpu[data]}s)"
+}
+
+for n in $sizes; do
+  for cli in "${clis[@]}"; do
+    run_cli "$cli" "$n"
+  done
 done

@@ -5,6 +5,8 @@ import (
 	"context"
 	"fmt"
 	"os"
+	osexec "os/exec"
+	"path/filepath"
 	"runtime"
 	"slices"
 	"strconv"
@@ -297,3 +299,133 @@ func drain(ch <-chan []string) {
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+// BenchmarkSyncOnceProcess times the whole `virtumancer-sync --once`
+// process (start, open the store, dial, sync 5,000 domains, write, exit)
+// against the libvirt floor: a fresh connection that lists every domain,
+// reads each one's inactive XML and every domain's state in one bulk call,
+// the best of one reader and of 8 (DefaultFetchWorkers). first: into a new
+// store; resync: the same process again over the store it just wrote. All
+// times are the best of the rounds (two untimed ones first); "ratio-first"
+// and "ratio-resync" are process/floor.
+func BenchmarkSyncOnceProcess(b *testing.B) {
+	requireDaemon(b)
+	const n = 5000
+	bin := buildSyncCommand(b)
+	syncertest.DefineMany(b, syncertest.Name("once"), n)
+	best := map[string]time.Duration{}
+	keep := func(k string, d time.Duration) {
+		if cur, ok := best[k]; !ok || d < cur {
+			best[k] = d
+		}
+	}
+	round := func() {
+		st := syncertest.NewStore(b, store.Host{ID: "test", URI: testURI})
+		db := st.Path()
+		if err := st.Close(); err != nil {
+			b.Fatal(err)
+		}
+		keep("first", runOnce(b, bin, db))
+		keep("resync", runOnce(b, bin, db))
+		keep("floor-seq", stateFloor(b, 1, false))
+		keep("floor-8", stateFloor(b, syncer.DefaultFetchWorkers, false))
+		keep("floor-8-statecalls", stateFloor(b, syncer.DefaultFetchWorkers, true))
+	}
+	for range 2 {
+		round()
+	}
+	b.ResetTimer()
+	for range b.N {
+		round()
+	}
+	b.StopTimer()
+	fl := min(best["floor-seq"], best["floor-8"])
+	for _, k := range []string{"first", "resync", "floor-seq", "floor-8", "floor-8-statecalls"} {
+		b.ReportMetric(ms(best[k]), k+"-ms")
+	}
+	b.ReportMetric(float64(best["first"])/float64(fl), "ratio-first")
+	b.ReportMetric(float64(best["resync"])/float64(fl), "ratio-resync")
+	// Beside it, against a floor that asks each domain's state in its own
+	// call (as a reader of "list + XML + state" may take it): less strict.
+	slow := best["floor-8-statecalls"]
+	b.ReportMetric(float64(best["first"])/float64(slow), "ratio-first-statecalls")
+	b.ReportMetric(float64(best["resync"])/float64(slow), "ratio-resync-statecalls")
+}
+
+// buildSyncCommand builds cmd/virtumancer-sync as `make build` does.
+func buildSyncCommand(b *testing.B) string {
+	b.Helper()
+	bin := filepath.Join(b.TempDir(), "virtumancer-sync")
+	cmd := osexec.Command("go", "build", "-trimpath", "-o", bin, "github.com/virtumancer/terraform-provider-virtumancer/cmd/virtumancer-sync")
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		b.Fatalf("go build of virtumancer-sync: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// runOnce runs `virtumancer-sync --once` over db and returns its wall time.
+func runOnce(b *testing.B, bin, db string) time.Duration {
+	b.Helper()
+	cmd := osexec.Command(bin, "--once", "--database", db, "--log-level", "warn")
+	start := time.Now()
+	out, err := cmd.CombinedOutput()
+	took := time.Since(start)
+	if err != nil {
+		b.Fatalf("virtumancer-sync --once --database %s: %v\n%s", db, err, out)
+	}
+	return took
+}
+
+// stateFloor is the least any full sync must ask libvirt, over one new
+// connection: list, each domain's inactive XML with workers readers, and
+// every domain's state in one ConnectGetAllDomainStats call (or, with
+// stateCalls, one DomainGetState per domain beside its XML).
+func stateFloor(b *testing.B, workers int, stateCalls bool) time.Duration {
+	b.Helper()
+	start := time.Now()
+	l, err := acctest.Dial(testURI)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer func() { _ = l.Disconnect() }()
+	doms, _, err := l.ConnectListAllDomains(1, 0)
+	if err != nil {
+		b.Fatal(err)
+	}
+	jobs := make(chan libvirt.Domain)
+	errs := make(chan error, workers)
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			for d := range jobs {
+				_, err := l.DomainGetXMLDesc(d, libvirt.DomainXMLInactive)
+				if err == nil && stateCalls {
+					_, _, err = l.DomainGetState(d, 0)
+				}
+				if err != nil && !libvirt.IsNotFound(err) {
+					select {
+					case errs <- err:
+					default:
+					}
+				}
+			}
+		})
+	}
+	for _, d := range doms {
+		jobs <- d
+	}
+	close(jobs)
+	wg.Wait()
+	if !stateCalls {
+		if _, err := l.ConnectGetAllDomainStats(nil, uint32(libvirt.DomainStatsState), 0); err != nil {
+			b.Fatal(err)
+		}
+	}
+	select {
+	case err := <-errs:
+		b.Fatal(err)
+	default:
+	}
+	return time.Since(start)
+}
