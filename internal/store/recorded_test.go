@@ -27,9 +27,6 @@ func TestNullConfigIsConfigErr(t *testing.T) {
 				t.Errorf("config_json %q: ConfigErr %q lacks %q", bad, msg, want)
 			}
 		}
-		if !strings.HasSuffix(msg, "the next apply of this VM records its configuration again") {
-			t.Errorf("config_json %q: ConfigErr %q does not end with the remedy", bad, msg)
-		}
 		if !errors.Is(vm.RecordErr, vm.ConfigErr) || vm.RecordedFrom != RecordedFromConfigJSON {
 			t.Errorf("config_json %q: RecordErr %v from %q; want ConfigErr from config_json", bad, vm.RecordErr, vm.RecordedFrom)
 		}
@@ -92,9 +89,6 @@ func TestCorruptRecordedRowIsRecordErr(t *testing.T) {
 		if !strings.Contains(msg, want) {
 			t.Errorf("RecordErr %q lacks %q", msg, want)
 		}
-	}
-	if !strings.HasSuffix(msg, reRecordRemedy) {
-		t.Errorf("RecordErr %q does not end with the remedy", msg)
 	}
 	// The remedy works: the next apply records it again.
 	if vm, err := s.UpsertVM(bg, "local", "alpha", cfg("alpha", 2048)); err != nil || vm.RecordErr != nil || vm.Recorded.Memory != 2048 {
