@@ -117,7 +117,7 @@ func TestWarnObserved(t *testing.T) {
 	}{
 		{"Host unreachable", []string{`host "aa" could not be asked: connect: refused`, "asked again next time", "SHOWN-HOST"}},
 		{"Host unreachable", []string{`host "zz" (qemu+ssh://kvm/system)`, "SHOWN-HOST"}},
-		{"Unreadable recorded configuration", []string{`"bad"`, "row 9", "not valid VMInfo JSON", "next apply of this VM", "SHOWN-RECORD"}},
+		{"Unreadable recorded configuration", []string{`"bad"`, "row 9", "not a readable VMInfo", "next apply of this VM", "SHOWN-RECORD"}},
 		{"Unreadable domain", []string{`"odd"`, "no <memory>", "virsh dumpxml", "SHOWN-DOMAIN"}},
 	} {
 		d := diags[i]
