@@ -203,3 +203,30 @@ func TestRecordedTableMissingReadOnly(t *testing.T) {
 		t.Fatalf("migration 2 recorded as %q", n)
 	}
 }
+
+// TestUndeleteVMIsExact: undoing a soft delete clears deleted_at and
+// nothing else: config_json (here Virtumancer's rewrite), updated_at and our
+// recorded copy stay as they were.
+func TestUndeleteVMIsExact(t *testing.T) {
+	s := newStore(t)
+	if _, err := s.UpsertVM(bg, "local", "alpha", cfg("alpha", 4096)); err != nil {
+		t.Fatal(err)
+	}
+	rawExec(t, s.Path(), `UPDATE virtual_machines SET config_json = '{"name":"alpha","max_mem":8192,"memory":8192,"vcpu":2}' WHERE name = 'alpha'`)
+	before := mustGet(t, s, "local", "alpha")
+	if err := s.SoftDeleteVM(bg, "local", "alpha"); err != nil {
+		t.Fatal(err)
+	}
+	ok, err := s.UndeleteVM(bg, before)
+	if err != nil || !ok {
+		t.Fatalf("UndeleteVM = %t, %v; want true", ok, err)
+	}
+	after := mustGet(t, s, "local", "alpha")
+	if after.ID != before.ID || after.ConfigJSON != before.ConfigJSON || !after.UpdatedAt.Equal(before.UpdatedAt) ||
+		after.RecordedJSON != before.RecordedJSON || after.DeletedAt != nil {
+		t.Errorf("after undelete %+v, want exactly %+v", after, before)
+	}
+	if ok, err := s.UndeleteVM(bg, before); err != nil || ok {
+		t.Errorf("second UndeleteVM = %t, %v; want false (the row is live already)", ok, err)
+	}
+}
