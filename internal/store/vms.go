@@ -20,7 +20,6 @@ const (
 	RecordedFromConfigJSON = "config_json"
 )
 
-
 // VM is a row of Virtumancer's virtual_machines table, joined with our
 // vmsync_recorded row for it when there is one.
 type VM struct {
