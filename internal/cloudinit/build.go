@@ -2,6 +2,7 @@ package cloudinit
 
 import (
 	"bytes"
+	"encoding/binary"
 	"fmt"
 	"os"
 	"strings"
@@ -20,6 +21,8 @@ const (
 	modifiedField   = 830
 	effectiveField  = 864
 	systemIDLength  = 32
+	rootRecordField = 156 // the root directory's record, 34 bytes
+	recordDateField = 18  // within a directory record, 7 bytes
 	pinnedSystemID  = "LINUX"
 	volumeDescPrim  = 1
 	standardIDBytes = "CD001"
@@ -78,7 +81,8 @@ func writeImage(s Seed) (_ []byte, err error) {
 }
 
 // pinVolumeDescriptor overwrites the writer's clock readings with ECMA-119's
-// "not specified" date and its GOOS with a fixed system identifier. It
+// "not specified" date, its GOOS with a fixed system identifier, and the
+// directory records' dates with the Unix epoch. It
 // checks that the descriptor is where the standard puts it first, so a
 // library that moved it fails loudly instead of corrupting the image.
 func pinVolumeDescriptor(img []byte) error {
@@ -97,6 +101,35 @@ func pinVolumeDescriptor(img []byte) error {
 	}
 	for _, off := range []int{creationField, modifiedField, effectiveField} {
 		copy(pvd[off:off+len(date)], date)
+	}
+	return pinRecordDates(img, pvd[rootRecordField:])
+}
+
+// recordDate is 1970-01-01 00:00 UTC in a directory record's seven bytes
+// (years since 1900, month, day, hour, minute, second, zone). The writer
+// leaves Go's zero time there, which wraps to 2049 on a guest's ls -l.
+var recordDate = [7]byte{70, 1, 1, 0, 0, 0, 0}
+
+// pinRecordDates dates the root directory's own record and every record in
+// its extent. A seed has no subdirectories, so that is every record.
+func pinRecordDates(img, rootRecord []byte) error {
+	copy(rootRecord[recordDateField:], recordDate[:])
+	start := int64(binary.LittleEndian.Uint32(rootRecord[2:6])) * sectorSize
+	end := start + int64(binary.LittleEndian.Uint32(rootRecord[10:14]))
+	if start < pvdOffset || end > int64(len(img)) {
+		return fmt.Errorf("root directory extent [%d, %d) lies outside the %d-byte image", start, end, len(img))
+	}
+	for pos := start; pos < end; {
+		n := int64(img[pos])
+		if n == 0 { // records do not cross sectors: the rest of this one is padding
+			pos = (pos/sectorSize + 1) * sectorSize
+			continue
+		}
+		if n < int64(recordDateField+len(recordDate)) || pos+n > end {
+			return fmt.Errorf("directory record of %d bytes at offset %d is malformed", n, pos)
+		}
+		copy(img[pos+recordDateField:], recordDate[:])
+		pos += n
 	}
 	return nil
 }

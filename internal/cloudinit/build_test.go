@@ -137,6 +137,34 @@ func TestBuildIsDeterministic(t *testing.T) {
 			t.Errorf("volume date at %d = %q, want ECMA-119's unspecified date", off, got)
 		}
 	}
+	assertEpochDates(t, first)
+}
+
+// assertEpochDates checks, through the library's reader, that the root and
+// each file are dated 1970-01-01 UTC.
+func assertEpochDates(t *testing.T, img []byte) {
+	t.Helper()
+	image, err := iso9660.OpenImage(bytes.NewReader(img))
+	if err != nil {
+		t.Fatal(err)
+	}
+	root, err := image.RootDir()
+	if err != nil {
+		t.Fatal(err)
+	}
+	children, err := root.GetAllChildren() // with "." and ".."
+	if err != nil {
+		t.Fatal(err)
+	}
+	epoch := time.Unix(0, 0).UTC()
+	for _, f := range append(children, root) {
+		if !f.ModTime().Equal(epoch) {
+			t.Errorf("%q is dated %v, want %v", f.Name(), f.ModTime(), epoch)
+		}
+	}
+	if len(children) != 5 {
+		t.Errorf("root holds %d records, want 5 (., .., three files)", len(children))
+	}
 }
 
 func TestBuildChangesWithContent(t *testing.T) {
@@ -183,6 +211,12 @@ func TestPinVolumeDescriptorRefusesOtherLayouts(t *testing.T) {
 	}
 	if err := pinVolumeDescriptor(make([]byte, pvdOffset+sectorSize)); err == nil || !strings.Contains(err.Error(), "sector 16") {
 		t.Errorf("zeroed image: err = %v, want no descriptor at sector 16", err)
+	}
+	img := mustBuild(t, Seed{UserData: "#cloud-config\n", MetaData: okMeta})
+	root := img[pvdOffset+rootRecordField:]
+	root[10], root[11], root[12], root[13] = 0xff, 0xff, 0xff, 0x7f // extent length past the image
+	if err := pinVolumeDescriptor(img); err == nil || !strings.Contains(err.Error(), "outside the") {
+		t.Errorf("root extent past the end: err = %v, want it refused", err)
 	}
 }
 

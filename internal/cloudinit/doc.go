@@ -17,10 +17,11 @@
 //     or Joliet is needed. go-diskfs turns them into 8.3 upper-case names
 //     (USER_DAT) unless Rock Ridge is on, and its Rock Ridge records carry
 //     the staging files' access and change times, which no caller can fix;
-//   - determinism: kdomanski writes zero times in every directory record;
-//     the only clock it reads is for the three volume descriptor dates, which
-//     Build pins to "not specified" at their ECMA-119 offsets, so the same
-//     seed is the same bytes on every apply;
+//   - determinism: kdomanski reads the clock only for the three volume
+//     descriptor dates and writes Go's zero time in directory records; Build
+//     pins the former to ECMA-119's "not specified" and the latter to the
+//     Unix epoch, at the standard's offsets, so the same seed is the same
+//     bytes on every apply and on every machine;
 //   - both are pure Go (CGO_ENABLED=0 builds). kdomanski is less active (its
 //     last release, v0.4.0, is from 2023) and writes no path tables, which
 //     Linux does not read; this package's tests read every image back with the
