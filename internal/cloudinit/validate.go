@@ -70,8 +70,8 @@ func checkSize(v string) []string {
 	if len(v) <= MaxPartBytes {
 		return nil
 	}
-	return []string{fmt.Sprintf("is %d bytes (%.1f MiB), over the limit of %d bytes (1 MiB): "+
-		"fetch large files at boot or put them on a volume", len(v), float64(len(v))/(1<<20), MaxPartBytes)}
+	return []string{fmt.Sprintf("is %d bytes, over the limit of %d bytes (1 MiB) by %d: "+
+		"fetch large files at boot or put them on a volume", len(v), MaxPartBytes, len(v)-MaxPartBytes)}
 }
 
 // checkUserData: empty is allowed (cloud-init then does nothing on purpose);

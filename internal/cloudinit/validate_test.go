@@ -40,7 +40,7 @@ func TestValidateRefuses(t *testing.T) {
 		msg   string
 	}{
 		{"user_data over the limit", Seed{UserData: "#cloud-config\n" + strings.Repeat("a", MaxPartBytes)}, "user_data",
-			"is 1048590 bytes (1.0 MiB), over the limit of 1048576 bytes (1 MiB)"},
+			"is 1048590 bytes, over the limit of 1048576 bytes (1 MiB) by 14: fetch large files"},
 		{"user_data without a header", Seed{UserData: "packages: [vim]\n"}, "user_data",
 			`its first line is none of "#cloud-config", "#!"`},
 		{"user_data indented", Seed{UserData: "  #cloud-config\n"}, "user_data", "starts with white space"},
