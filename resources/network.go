@@ -108,8 +108,11 @@ func networkSchemaV0() schema.Schema {
 				Description: "DHCP range inside `cidr`, both ends included, not containing the gateway. No block: no dynamic DHCP " +
 					"(static `dhcp_host` entries are still served). Changing it restarts the network.",
 				Attributes: map[string]schema.Attribute{
-					"start": schema.StringAttribute{Required: true, Description: "First address of the range, e.g. `10.77.0.10`."},
-					"end":   schema.StringAttribute{Required: true, Description: "Last address of the range, e.g. `10.77.0.100`."},
+					// Optional in the schema: the framework enforces Required
+					// attributes of a single block even when the block is absent.
+					// ValidateConfig requires both when the block is there.
+					"start": schema.StringAttribute{Optional: true, Description: "First address of the range, e.g. `10.77.0.10`. Required in the block."},
+					"end":   schema.StringAttribute{Optional: true, Description: "Last address of the range, e.g. `10.77.0.100`. Required in the block."},
 				},
 			},
 			"dhcp_host": schema.ListNestedBlock{

@@ -29,6 +29,11 @@ func (r *networkResource) ValidateConfig(ctx context.Context, req resource.Valid
 			fmt.Sprintf("libvirt chooses the bridge of a network in mode %q; remove bridge, or set mode = \"bridge\" to use an existing host bridge.", m.config().Mode))
 		return
 	}
+	if m.DHCP != nil && (m.DHCP.Start.IsNull() || m.DHCP.End.IsNull()) {
+		resp.Diagnostics.AddAttributeError(path.Root("dhcp"), "Incomplete dhcp block",
+			"A dhcp block needs both start and end, e.g. start = \"10.77.0.10\" and end = \"10.77.0.100\"; remove the block for no DHCP range.")
+		return
+	}
 	validNetwork(&m, &resp.Diagnostics)
 }
 
@@ -188,7 +193,7 @@ func checkBridge(ctx context.Context, conn *hypervisor.Conn, bridge string, diag
 		return false
 	case hi.Type != "bridge":
 		diags.AddAttributeError(path.Root("bridge"), "Not a bridge",
-			fmt.Sprintf("Interface %q of host %q is a %s interface, not a bridge; guests can only be plugged into a bridge. Name a bridge of the host.", bridge, conn.HostID(), hi.Type))
+			fmt.Sprintf("Interface %q of host %q is of type %s, not a bridge; guests can only be plugged into a bridge. Name a bridge of the host.", bridge, conn.HostID(), hi.Type))
 		return false
 	}
 	return true
