@@ -37,7 +37,7 @@ func createNetwork(ctx context.Context, conn *hypervisor.Conn, n netcfg.Network,
 	}
 	if err := startNew(ctx, conn, n.Name, autostart); err != nil {
 		if uerr := conn.UndefineNetwork(ctx, n.Name); uerr != nil {
-			err = fmt.Errorf("%w; undefining it again failed too (%v): remove it with `virsh net-undefine %s`", err, uerr, n.Name)
+			err = fmt.Errorf("%w; undefining it again failed too (%w): remove it with `virsh net-undefine %s`", err, uerr, n.Name)
 		}
 		diags.AddError("Unable to start the network", err.Error())
 		return hypervisor.Network{}, false
@@ -113,7 +113,7 @@ func redefine(ctx context.Context, conn *hypervisor.Conn, n netcfg.Network, acti
 	if _, err := conn.DefineNetwork(ctx, doc); err != nil {
 		if active {
 			if serr := conn.StartNetwork(ctx, n.Name); serr != nil {
-				return fmt.Errorf("%w; restarting the old definition failed too: %v", err, serr)
+				return fmt.Errorf("%w; restarting the old definition failed too: %w", err, serr)
 			}
 		}
 		return fmt.Errorf("%w; the network runs with its old definition", err)

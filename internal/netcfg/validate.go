@@ -174,7 +174,7 @@ func NormalizeMAC(mac string) (string, error) {
 		return "", fmt.Errorf("%q is not a MAC address such as \"52:54:00:12:34:56\"", mac)
 	}
 	if hw[0]&1 == 1 {
-		return "", fmt.Errorf("%s is a multicast address: a NIC needs a unicast MAC (even first octet), e.g. 52:54:00:...", hw)
+		return "", fmt.Errorf("%s is a multicast address: a NIC needs a unicast MAC (even first octet) such as 52:54:00:12:34:56", hw)
 	}
 	return hw.String(), nil
 }

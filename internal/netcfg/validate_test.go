@@ -109,8 +109,8 @@ func TestValidateReportsEveryMistake(t *testing.T) {
 	n.DHCP.Start = "10.78.0.1"
 	n.Hosts[1].IP = "10.77.0.5"
 	err := Validate(&n)
-	findField(t, err, "dhcp.start")
-	findField(t, err, "dhcp_host[1].ip")
+	_ = findField(t, err, "dhcp.start")
+	_ = findField(t, err, "dhcp_host[1].ip")
 }
 
 func TestGatewayAndOverlaps(t *testing.T) {
