@@ -17,6 +17,8 @@ import (
 	"github.com/hashicorp/terraform-plugin-testing/tfjsonpath"
 
 	"github.com/virtumancer/terraform-provider-virtumancer/internal/acctest"
+	"github.com/virtumancer/terraform-provider-virtumancer/internal/store"
+	"github.com/virtumancer/terraform-provider-virtumancer/internal/storetest"
 )
 
 const poolAddr = "virtumancer_pool.p"
@@ -55,11 +57,15 @@ func withPool(uri, name string, fn func(*libvirt.Libvirt, libvirt.StoragePool) e
 
 func poolDefined(uri, name string) (bool, error) {
 	err := withPool(uri, name, func(*libvirt.Libvirt, libvirt.StoragePool) error { return nil })
-	var le libvirt.Error
-	if errors.As(err, &le) && libvirt.ErrorNumber(le.Code) == libvirt.ErrNoStoragePool {
+	if noSuchPool(err) {
 		return false, nil
 	}
 	return err == nil, err
+}
+
+func noSuchPool(err error) bool {
+	var le libvirt.Error
+	return errors.As(err, &le) && libvirt.ErrorNumber(le.Code) == libvirt.ErrNoStoragePool
 }
 
 func checkPoolGone(uri, name string) resource.TestCheckFunc {
@@ -89,8 +95,7 @@ func removeLeftPool(t *testing.T, uri, name, vol string) {
 		_ = l.StoragePoolDestroy(p)
 		return l.StoragePoolUndefine(p)
 	})
-	var le libvirt.Error
-	if err != nil && !(errors.As(err, &le) && libvirt.ErrorNumber(le.Code) == libvirt.ErrNoStoragePool) {
+	if err != nil && !noSuchPool(err) {
 		t.Errorf("cleanup of pool %s: %v", name, err)
 	}
 }
@@ -105,10 +110,14 @@ func isDir(dir string, want bool) resource.TestCheckFunc {
 	return func(*terraform.State) error {
 		fi, err := os.Stat(dir)
 		switch {
-		case want && (err != nil || !fi.IsDir()):
-			return fmt.Errorf("directory %s: %v, want it to exist", dir, err)
+		case want && err != nil:
+			return fmt.Errorf("directory %s, want it to exist: %w", dir, err)
+		case want && !fi.IsDir():
+			return fmt.Errorf("%s is not a directory", dir)
+		case !want && err == nil:
+			return fmt.Errorf("directory %s still exists", dir)
 		case !want && !os.IsNotExist(err):
-			return fmt.Errorf("directory %s still exists (%v)", dir, err)
+			return fmt.Errorf("directory %s: %w", dir, err)
 		}
 		return nil
 	}
@@ -319,6 +328,56 @@ func TestAccPool_badInput(t *testing.T) {
 			{
 				Config: hostConfig(db, hostID, acctest.QemuURI),
 				Check:  checkPoolGone(acctest.QemuURI, name),
+			},
+		},
+	})
+}
+
+// TestAccPool_hostUnreachableOnRead: refresh of a pool whose host stops
+// answering is an error that keeps the state; once the host is back the
+// plan is empty and destroy works.
+func TestAccPool_hostUnreachableOnRead(t *testing.T) {
+	acctest.PreCheck(t)
+	db := acctest.StorePath(t)
+	hostID := acctest.Name("acc-host")
+	name := acctest.Name("acc-pool")
+	st := storetest.Open(t, db)
+	ctx := storetest.Ctx(t)
+	if err := st.CreateHost(ctx, store.Host{ID: hostID, URI: acctest.TestURI}); err != nil {
+		t.Fatal(err)
+	}
+	cfg := acctest.ProviderConfig(db) + fmt.Sprintf(`
+resource "virtumancer_pool" "p" {
+  host_id = %q
+  name    = %q
+  path    = "/%s"
+}
+`, hostID, name, name)
+	setURI := func(uri string) func() {
+		return func() {
+			if err := st.PutHost(ctx, store.Host{ID: hostID, URI: uri}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: acctest.ProtoV6ProviderFactories,
+		CheckDestroy:             checkPoolGone(acctest.TestURI, name),
+		Steps: []resource.TestStep{
+			{Config: cfg},
+			{
+				PreConfig:   setURI(unreachableURI),
+				Config:      cfg,
+				PlanOnly:    true,
+				ExpectError: expectErr("Unable to reach the host", hostID),
+			},
+			{
+				PreConfig: setURI(acctest.TestURI),
+				Config:    cfg,
+				ConfigPlanChecks: resource.ConfigPlanChecks{
+					PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()},
+				},
+				ConfigStateChecks: []statecheck.StateCheck{poolState("path", knownvalue.StringExact("/"+name))},
 			},
 		},
 	})

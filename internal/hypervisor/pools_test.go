@@ -201,3 +201,19 @@ func TestIntegrationTestDriverDirPoolInactive(t *testing.T) {
 		t.Errorf("restarted pool reads %+v, %v; want active", got, err)
 	}
 }
+
+// TestIntegrationQemuDirPoolBuildFails: a directory libvirtd cannot make
+// (/proc refuses mkdir) fails the create after the define; the half-made
+// pool is undefined again.
+func TestIntegrationQemuDirPoolBuildFails(t *testing.T) {
+	c := connect(t, qemuURI)
+	name := uniqueName("pool")
+	path := "/proc/" + name
+	_, _, err := c.CreateDirPool(ctx(t), dirpool.Spec{Name: name, Path: path}, true)
+	if err == nil || !strings.Contains(err.Error(), "build (create the directory)") || !strings.Contains(err.Error(), "the pool was removed again") {
+		t.Fatalf("pool under /proc: %v; want a build error saying the pool was removed again", err)
+	}
+	if poolDefined(t, c, name) {
+		t.Error("the half-made pool is still defined")
+	}
+}
