@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/digitalocean/go-libvirt"
+	"github.com/hashicorp/terraform-plugin-testing/compare"
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
 	"github.com/hashicorp/terraform-plugin-testing/knownvalue"
 	"github.com/hashicorp/terraform-plugin-testing/plancheck"
@@ -259,7 +260,8 @@ resource "virtumancer_volume" "v" {
 
 // TestAccPool_testDriver: breadth on test:///default, which touches no
 // file system (the directory is never made): create, import, a pool
-// removed behind Terraform's back is planned again, destroy.
+// removed behind Terraform's back is planned again, a new path replaces
+// it, destroy.
 func TestAccPool_testDriver(t *testing.T) {
 	acctest.PreCheck(t)
 	db := acctest.StorePath(t)
@@ -267,6 +269,9 @@ func TestAccPool_testDriver(t *testing.T) {
 	name := acctest.Name("acc-pool")
 	dir := "/" + name
 	config := poolConfig(db, hostID, acctest.TestURI, poolBody(name, dir, nil), "")
+	moved := poolConfig(db, hostID, acctest.TestURI, poolBody(name, dir+"-moved", nil), "")
+	sameUUID := statecheck.CompareValue(compare.ValuesSame())
+	newUUID := statecheck.CompareValue(compare.ValuesDiffer())
 	resource.Test(t, resource.TestCase{
 		ProtoV6ProviderFactories: acctest.ProtoV6ProviderFactories,
 		CheckDestroy:             checkPoolGone(acctest.TestURI, name),
@@ -281,8 +286,15 @@ func TestAccPool_testDriver(t *testing.T) {
 					poolState("active", knownvalue.Bool(true)),
 					poolState("capacity", knownvalue.Int64Exact(102400)), // the test driver's fixed 100 GiB
 					poolState("allocation", knownvalue.Int64Exact(0)),
+					sameUUID.AddStateValue(poolAddr, tfjsonpath.New("uuid")),
+					newUUID.AddStateValue(poolAddr, tfjsonpath.New("uuid")),
 				},
 				Check: isDir(dir, false),
+			},
+			{
+				// Same configuration: nothing changes, the uuid stays.
+				Config:            config,
+				ConfigStateChecks: []statecheck.StateCheck{sameUUID.AddStateValue(poolAddr, tfjsonpath.New("uuid"))},
 			},
 			{ResourceName: poolAddr, ImportState: true, ImportStateId: hostID + "/" + name, ImportStateVerify: true},
 			{
@@ -297,6 +309,19 @@ func TestAccPool_testDriver(t *testing.T) {
 				Config: config,
 				ConfigPlanChecks: resource.ConfigPlanChecks{
 					PreApply: []plancheck.PlanCheck{plancheck.ExpectResourceAction(poolAddr, plancheck.ResourceActionCreate)},
+				},
+				ConfigStateChecks: []statecheck.StateCheck{newUUID.AddStateValue(poolAddr, tfjsonpath.New("uuid"))},
+			},
+			{
+				// A new path replaces the pool: a new uuid.
+				Config: moved,
+				ConfigPlanChecks: resource.ConfigPlanChecks{
+					PreApply:             []plancheck.PlanCheck{plancheck.ExpectResourceAction(poolAddr, plancheck.ResourceActionDestroyBeforeCreate)},
+					PostApplyPostRefresh: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()},
+				},
+				ConfigStateChecks: []statecheck.StateCheck{
+					poolState("path", knownvalue.StringExact(dir+"-moved")),
+					newUUID.AddStateValue(poolAddr, tfjsonpath.New("uuid")),
 				},
 			},
 		},
