@@ -16,6 +16,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-testing/statecheck"
 	"github.com/hashicorp/terraform-plugin-testing/terraform"
 	"github.com/hashicorp/terraform-plugin-testing/tfjsonpath"
+	"github.com/hashicorp/terraform-plugin-testing/tfversion"
 
 	"github.com/virtumancer/terraform-provider-virtumancer/internal/acctest"
 	"github.com/virtumancer/terraform-provider-virtumancer/internal/store"
@@ -404,6 +405,35 @@ resource "virtumancer_pool" "p" {
 				},
 				ConfigStateChecks: []statecheck.StateCheck{poolState("path", knownvalue.StringExact("/"+name))},
 			},
+		},
+	})
+}
+
+// TestAccPool_importByIdentity: the identity {host_id, name} is recorded,
+// and `import { identity = ... }` brings the pool in with an empty plan.
+// Resource identity needs Terraform/OpenTofu 1.12: the version check skips
+// this test on an older CLI (terraform 1.11 here), which has no identity.
+func TestAccPool_importByIdentity(t *testing.T) {
+	acctest.PreCheck(t)
+	db := acctest.StorePath(t)
+	hostID := acctest.Name("acc-host")
+	name := acctest.Name("acc-pool")
+	config := poolConfig(db, hostID, acctest.TestURI, poolBody(name, "/"+name, nil), "")
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: acctest.ProtoV6ProviderFactories,
+		TerraformVersionChecks:   []tfversion.TerraformVersionCheck{tfversion.SkipBelow(tfversion.Version1_12_0)},
+		CheckDestroy:             checkPoolGone(acctest.TestURI, name),
+		Steps: []resource.TestStep{
+			{
+				Config: config,
+				ConfigStateChecks: []statecheck.StateCheck{
+					statecheck.ExpectIdentity(poolAddr, map[string]knownvalue.Check{
+						"host_id": knownvalue.StringExact(hostID),
+						"name":    knownvalue.StringExact(name),
+					}),
+				},
+			},
+			{Config: config, ResourceName: poolAddr, ImportState: true, ImportStateKind: resource.ImportBlockWithResourceIdentity},
 		},
 	})
 }
