@@ -131,6 +131,7 @@ func (p *virtumancerProvider) Resources(context.Context) []func() resource.Resou
 		resources.NewVMResource,
 		resources.NewVolumeResource,
 		resources.NewNetworkResource,
+		resources.NewPoolResource,
 	}
 }
 

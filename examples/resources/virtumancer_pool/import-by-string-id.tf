@@ -1,0 +1,4 @@
+import {
+  to = virtumancer_pool.images
+  id = "local/images"
+}
