@@ -78,13 +78,14 @@ func (m *memo) rememberValidated(l *libvirt.Libvirt, shape string) {
 // validation (libvirt parses its RelaxNG grammar afresh on every call,
 // about 10 ms on the test driver) gives the same answer for two documents
 // of one shape: the schema accepts any name without a newline and any
-// uuid, and libvirt's parser checks both itself whether or not it
-// validates (a newline in a name, a malformed uuid) before defining.
+// canonical uuid, and libvirt's parser checks both itself whether or not
+// it validates (an empty name, a malformed uuid) before defining.
 func defineShape(doc string) string {
 	d := xml.NewDecoder(strings.NewReader(doc))
 	var cut [][2]int64 // byte ranges of the name and uuid text
-	depth, inID := 0, false
+	depth, inID, isUUID := 0, false, false
 	var start int64
+	var text []byte
 	for {
 		off := d.InputOffset()
 		tok, err := d.RawToken()
@@ -97,17 +98,21 @@ func defineShape(doc string) string {
 		switch t := tok.(type) {
 		case xml.StartElement:
 			depth++
-			inID = depth == 2 && (t.Name.Local == "name" || t.Name.Local == "uuid")
-			start = d.InputOffset()
+			isUUID = t.Name.Local == "uuid"
+			inID = depth == 2 && (t.Name.Local == "name" || isUUID)
+			start, text = d.InputOffset(), text[:0]
 		case xml.EndElement:
-			if inID {
+			// Only a canonical uuid is left out: the parser accepts forms
+			// the schema refuses.
+			if inID && (!isUUID || canonicalUUID(string(text))) {
 				cut = append(cut, [2]int64{start, off})
 			}
 			depth, inID = depth-1, false
 		case xml.CharData:
 			if inID && bytes.ContainsAny(t, "\n\r") {
-				return "" // left to the schema: it refuses a newline in a name
+				return "" // left to the schema, whatever it says of newlines
 			}
+			text = append(text, t...)
 		}
 	}
 	var b strings.Builder
@@ -118,4 +123,10 @@ func defineShape(doc string) string {
 	}
 	b.WriteString(doc[last:])
 	return b.String()
+}
+
+// canonicalUUID tells whether s is a uuid in the 8-4-4-4-12 form.
+func canonicalUUID(s string) bool {
+	_, err := parseUUID(s)
+	return err == nil && len(s) == 36
 }

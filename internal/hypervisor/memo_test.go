@@ -9,15 +9,19 @@ import (
 func TestDefineShapeIgnoresOnlyNameAndUUID(t *testing.T) {
 	const doc = `<domain type="test"><name>%s</name><uuid>%s</uuid><memory unit="KiB">%s</memory>` +
 		`<devices><disk><source file="/x"/></disk></devices><metadata><name>keep</name></metadata></domain>`
-	base := defineShape(fmt.Sprintf(doc, "a", "u1", "1024"))
+	const u1, u2 = "c05f65a9-1e5a-45b3-932b-7b15497a6728", "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0"
+	base := defineShape(fmt.Sprintf(doc, "a", u1, "1024"))
 	if base == "" {
 		t.Fatal("a well-formed document has no shape")
 	}
-	if got := defineShape(fmt.Sprintf(doc, "b-other", "u2", "1024")); got != base {
+	if got := defineShape(fmt.Sprintf(doc, "b-other", u2, "1024")); got != base {
 		t.Errorf("another name and uuid changed the shape:\n%s\n%s", got, base)
 	}
-	if got := defineShape(fmt.Sprintf(doc, "a", "u1", "2048")); got == base {
+	if got := defineShape(fmt.Sprintf(doc, "a", u1, "2048")); got == base {
 		t.Error("another memory size kept the shape")
+	}
+	if got := defineShape(fmt.Sprintf(doc, "a", "C05F65A91E5A45B3932B7B15497A6728", "1024")); got == base {
+		t.Error("a uuid in a non-canonical form was left out of the shape")
 	}
 	nested := `<domain><name>a</name><metadata><name>x</name></metadata></domain>`
 	if defineShape(nested) == defineShape(`<domain><name>a</name><metadata><name>y</name></metadata></domain>`) {
