@@ -86,7 +86,12 @@ func (r *vmResource) Create(ctx context.Context, req resource.CreateRequest, res
 	ctx = tflog.SetField(ctx, "uuid", dom.UUID)
 	tflog.Debug(ctx, "defined domain")
 
-	live, err := r.converge(ctx, conn, dom, plan, false)
+	var live liveVM
+	if rt, known := definedRuntime(dom); known {
+		live, err = r.convergeFrom(ctx, conn, dom, rt, plan, false)
+	} else {
+		live, err = r.converge(ctx, conn, dom, plan, false)
+	}
 	if err != nil {
 		resp.Diagnostics.AddError("Unable to start the VM", err.Error()+"\n"+undefineAfterFailure(ctx, conn, dom))
 		return

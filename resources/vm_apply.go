@@ -122,6 +122,23 @@ func (r *vmResource) converge(ctx context.Context, conn *hypervisor.Conn, dom hy
 	if err != nil {
 		return liveVM{}, err
 	}
+	return r.convergeFrom(ctx, conn, dom, rt, want, restart)
+}
+
+// definedRuntime is the runtime of a domain a create has just defined
+// inactive (libvirt gave it no id): shut off, persistent, no autostart, so
+// converge need not ask for it. A define that took over a running transient
+// domain of that name has an id and is asked for as usual.
+func definedRuntime(dom hypervisor.Domain) (vminfo.Runtime, bool) {
+	if dom.ID != 0 {
+		return vminfo.Runtime{}, false
+	}
+	return vminfo.Runtime{State: vminfo.StateShutoff, Persistent: true}, true
+}
+
+// convergeFrom is converge from the runtime rt the domain is known to have.
+func (r *vmResource) convergeFrom(ctx context.Context, conn *hypervisor.Conn, dom hypervisor.Domain, rt vminfo.Runtime, want vmModel, restart bool) (liveVM, error) {
+	var err error
 	if rt.Autostart != want.Autostart.ValueBool() {
 		if err := conn.SetAutostart(ctx, dom, want.Autostart.ValueBool()); err != nil {
 			return liveVM{}, err

@@ -250,13 +250,23 @@ func (c *Conn) State(ctx context.Context, d Domain) (int, error) {
 
 // DefineXML defines (or redefines, when the XML carries an existing UUID) a
 // persistent domain. It asks libvirt to validate the XML against its schema
-// and falls back to no validation on drivers that refuse the flag.
+// and falls back to no validation on drivers that refuse the flag. A
+// document that differs from one this connection already defined only in
+// the domain's name and uuid is not validated again (see defineShape).
 func (c *Conn) DefineXML(ctx context.Context, domainXML string) (Domain, error) {
 	var dom libvirt.Domain
+	shape := defineShape(domainXML)
 	err := c.call(ctx, fmt.Sprintf("define domain %q", xmlName(domainXML)), func(l *libvirt.Libvirt) (err error) {
+		if c.s.memo.wasValidated(l, shape) {
+			dom, err = l.DomainDefineXMLFlags(domainXML, 0)
+			return err
+		}
 		dom, err = l.DomainDefineXMLFlags(domainXML, libvirt.DomainDefineValidate)
 		if _, refused := refusedFlags(err, uint32(libvirt.DomainDefineValidate)); refused {
 			dom, err = l.DomainDefineXMLFlags(domainXML, 0)
+		}
+		if err == nil {
+			c.s.memo.rememberValidated(l, shape)
 		}
 		return err
 	})

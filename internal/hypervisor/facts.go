@@ -20,11 +20,18 @@ type HostFacts struct {
 	KVM               bool   // the capabilities offer domain type kvm
 }
 
-// Facts reads the host's identity and size.
+// Facts reads the host's identity and size, once per connection: they do
+// not change while it is up, and a create asks for them on every VM.
 func (c *Conn) Facts(ctx context.Context) (HostFacts, error) {
 	var f HostFacts
 	err := c.callRead(ctx, "read host facts", func(l *libvirt.Libvirt) (err error) {
-		f, err = readFacts(l)
+		if cached, ok := c.s.memo.cachedFacts(l); ok {
+			f = cached
+			return nil
+		}
+		if f, err = readFacts(l); err == nil {
+			c.s.memo.rememberFacts(l, f)
+		}
 		return err
 	})
 	if err != nil {

@@ -104,6 +104,8 @@ type shared struct {
 	cur      *client
 	inflight *dialAttempt
 	closed   bool
+
+	memo memo
 }
 
 // dialAttempt is one dial that every caller arriving meanwhile waits for.
