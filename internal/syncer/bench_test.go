@@ -384,7 +384,7 @@ func runOnce(b *testing.B, bin, db string) time.Duration {
 func stateFloor(b *testing.B, workers int, stateCalls bool) time.Duration {
 	b.Helper()
 	start := time.Now()
-	l, err := acctest.Dial(testURI)
+	l, err := libvirttest.Dial(testURI)
 	if err != nil {
 		b.Fatal(err)
 	}
