@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/virtumancer/terraform-provider-virtumancer/internal/vminfo"
@@ -163,7 +164,26 @@ func (tx *Tx) insertVM(w vmWrite) (VM, error) {
 	if err := tx.writeRecorded(w, id, now); err != nil {
 		return VM{}, err
 	}
-	return tx.vmByID(w.op, id)
+	return tx.insertedVM(w, id, now)
+}
+
+// insertedVM is the row insertVM just wrote, built from what it wrote
+// instead of read back (a first sync inserts thousands); it equals what
+// vmByID would return, which it still asks in the unlikely cases.
+func (tx *Tx) insertedVM(w vmWrite, id int64, now string) (VM, error) {
+	at, err := ParseTime(now)
+	where := fmt.Sprintf("virtual_machines row %d (host %q, vm %q)", id, w.hostID, w.name)
+	cfg, cfgErr := tx.parseRecord(where, "config_json", w.js)
+	if err != nil || cfgErr != nil {
+		return tx.vmByID(w.op, id)
+	}
+	rec := cfg
+	rec.Disks, rec.Interfaces = slices.Clone(cfg.Disks), slices.Clone(cfg.Interfaces) // two parses share nothing
+	return VM{
+		ID: id, CreatedAt: at, UpdatedAt: at, Name: w.name, HostID: w.hostID,
+		ConfigJSON: w.js, Config: cfg,
+		Recorded: rec, RecordedFrom: RecordedFromTable, RecordedJSON: w.js, RecordedAt: at,
+	}, nil
 }
 
 // recordVM writes a new recorded config into the current row and makes it

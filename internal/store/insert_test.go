@@ -1,0 +1,36 @@
+package store
+
+import (
+	"reflect"
+	"testing"
+
+	"github.com/virtumancer/terraform-provider-virtumancer/internal/vminfo"
+)
+
+// The row InsertVMIfAbsent builds for a new VM (instead of reading it
+// back) is exactly what reading it back gives, lists nil or empty alike.
+func TestInsertVMIfAbsentReturnsTheStoredRow(t *testing.T) {
+	s := newStore(t)
+	full := cfg("full", 5)
+	full.Disks = []vminfo.Disk{{Device: "disk", Path: "/a"}}
+	full.Interfaces = []vminfo.Interface{}
+	for _, c := range []vminfo.VMInfo{cfg("plain", 3), full} {
+		err := s.Write(bg, func(tx *Tx) error {
+			ins, _, got, err := tx.InsertVMIfAbsent("local", c.Name, c)
+			if err != nil || !ins {
+				t.Fatalf("insert %s: inserted=%v, %v", c.Name, ins, err)
+			}
+			want, err := tx.vmByID("read back", got.ID)
+			if err != nil {
+				return err
+			}
+			if !reflect.DeepEqual(got, want) {
+				t.Fatalf("inserted row differs from its read-back:\n got %#v\nwant %#v", got, want)
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+}
