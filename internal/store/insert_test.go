@@ -34,3 +34,26 @@ func TestInsertVMIfAbsentReturnsTheStoredRow(t *testing.T) {
 		}
 	}
 }
+
+// A row whose record is config_json's own text is parsed once: Recorded
+// still equals a parse of its text and shares no list with Config.
+func TestListedRecordParsedOnceSharesNothing(t *testing.T) {
+	s := newStore(t)
+	c := cfg("one", 5)
+	c.Disks = []vminfo.Disk{{Device: "disk", Path: "/a"}}
+	if _, err := s.UpsertVM(bg, "local", "one", c); err != nil {
+		t.Fatal(err)
+	}
+	vm, err := s.GetVM(bg, "local", "one")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := vminfo.Parse([]byte(vm.RecordedJSON))
+	if err != nil || vm.RecordedJSON != vm.ConfigJSON || !reflect.DeepEqual(vm.Recorded, want) {
+		t.Fatalf("recorded %#v, want %#v (%v)", vm.Recorded, want, err)
+	}
+	vm.Recorded.Disks[0].Path = "/changed"
+	if vm.Config.Disks[0].Path != "/a" {
+		t.Fatal("Recorded and Config share their disks")
+	}
+}

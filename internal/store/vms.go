@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/virtumancer/terraform-provider-virtumancer/internal/vminfo"
@@ -143,9 +144,21 @@ func (tx *Tx) scanRecorded(r *sqlite.Stmt, vm *VM) {
 	}
 	where := fmt.Sprintf("vmsync_recorded row %d (host %q, vm %q)", vm.ID, vm.HostID, vm.Name)
 	vm.RecordedFrom, vm.RecordedJSON = RecordedFromTable, r.ColumnText(8)
-	vm.Recorded, vm.RecordErr = tx.parseRecord(where, "config_json", vm.RecordedJSON)
+	if vm.ConfigErr == nil && vm.RecordedJSON == vm.ConfigJSON {
+		// The usual case (nothing rewrote config_json since we recorded
+		// it): the same text parses to the same value, so parse once.
+		vm.Recorded = cloneInfo(vm.Config)
+	} else {
+		vm.Recorded, vm.RecordErr = tx.parseRecord(where, "config_json", vm.RecordedJSON)
+	}
 	at, _, err := tx.timeCol(r, 9, where, "recorded_at")
 	vm.RecordedAt, vm.TimeErr = at, errors.Join(vm.TimeErr, err)
+}
+
+// cloneInfo copies v so that two parsed values share no list.
+func cloneInfo(v vminfo.VMInfo) vminfo.VMInfo {
+	v.Disks, v.Interfaces = slices.Clone(v.Disks), slices.Clone(v.Interfaces)
+	return v
 }
 
 // parseRecord decodes a stored VMInfo through vminfo's codec, so empty,

@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"fmt"
-	"slices"
 	"time"
 
 	"github.com/virtumancer/terraform-provider-virtumancer/internal/vminfo"
@@ -177,8 +176,7 @@ func (tx *Tx) insertedVM(w vmWrite, id int64, now string) (VM, error) {
 	if err != nil || cfgErr != nil {
 		return tx.vmByID(w.op, id)
 	}
-	rec := cfg
-	rec.Disks, rec.Interfaces = slices.Clone(cfg.Disks), slices.Clone(cfg.Interfaces) // two parses share nothing
+	rec := cloneInfo(cfg) // as from two parses: nothing shared
 	return VM{
 		ID: id, CreatedAt: at, UpdatedAt: at, Name: w.name, HostID: w.hostID,
 		ConfigJSON: w.js, Config: cfg,
