@@ -14,7 +14,13 @@ func TestInsertVMIfAbsentReturnsTheStoredRow(t *testing.T) {
 	full := cfg("full", 5)
 	full.Disks = []vminfo.Disk{{Device: "disk", Path: "/a"}}
 	full.Interfaces = []vminfo.Interface{}
-	for _, c := range []vminfo.VMInfo{cfg("plain", 3), full} {
+	bad := cfg("bad", 4)
+	bad.Disks = []vminfo.Disk{{Path: "/a\xff"}} // Marshal replaces invalid UTF-8
+	esc := cfg("esc", 4)
+	esc.UUID = `a\ufffd<&>"` // looks like the replacement: read back
+	empty := cfg("empty", 6)
+	empty.Disks, empty.Interfaces = []vminfo.Disk{}, nil
+	for _, c := range []vminfo.VMInfo{cfg("plain", 3), full, bad, esc, empty} {
 		err := s.Write(bg, func(tx *Tx) error {
 			ins, _, got, err := tx.InsertVMIfAbsent("local", c.Name, c)
 			if err != nil || !ins {
