@@ -123,7 +123,8 @@ func (tx *Tx) listVMStatus(op, where string, args ...any) ([]VMStatus, error) {
 func (tx *Tx) scanVMStatus(r *sqlite.Stmt) (VMStatus, error) {
 	st := VMStatus{HostID: r.ColumnText(0), Name: r.ColumnText(1), State: r.ColumnInt(4)}
 	where := fmt.Sprintf("vmsync_vm_status row (host %q, vm %q)", st.HostID, st.Name)
-	if err := unmarshalOpt(r.ColumnText(2), &st.Live); err != nil {
+	var err error
+	if st.Live, err = tx.s.lives.decode(r.ColumnText(2), unmarshalInfo); err != nil {
 		return st, tx.s.errf("%s: live_json: %w; delete the row, the sync service rewrites it", where, err)
 	}
 	if err := unmarshalOpt(r.ColumnText(3), &st.Drift); err != nil {

@@ -164,7 +164,7 @@ func cloneInfo(v vminfo.VMInfo) vminfo.VMInfo {
 // parseRecord decodes a stored VMInfo through vminfo's codec, so empty,
 // null and corrupt JSON are all errors (never an all-zero VMInfo).
 func (tx *Tx) parseRecord(where, col, js string) (vminfo.VMInfo, error) {
-	v, err := vminfo.Parse([]byte(js))
+	v, err := tx.s.records.decode(js, parseInfo)
 	if err != nil {
 		return vminfo.VMInfo{}, tx.s.errf("%s: %s is not a readable VMInfo: %w; %s", where, col, err, reRecordRemedy)
 	}

@@ -123,9 +123,17 @@ func (x *scanner) quoted() (string, bool) {
 	return v, strings.IndexByte(v, '<') < 0
 }
 
+// nameEnd marks the bytes that end a name.
+var nameEnd = func() (t [256]bool) {
+	for _, c := range []byte(" \t\n/>='\"<") {
+		t[c] = true
+	}
+	return t
+}()
+
 func (x *scanner) name() string {
 	from := x.i
-	for x.i < len(x.s) && !strings.ContainsRune(" \t\n/>='\"<", rune(x.s[x.i])) {
+	for x.i < len(x.s) && !nameEnd[x.s[x.i]] {
 		x.i++
 	}
 	return x.s[from:x.i]
