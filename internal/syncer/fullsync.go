@@ -234,9 +234,7 @@ func sameLive(a, b vminfo.VMInfo) bool {
 // to store with it (LastSyncAt and VMCount are filled in here).
 func (e *Engine) fullSync(ctx context.Context, h store.Host, c Conn, hs store.HostStatus) (fullOutcome, error) {
 	start := time.Now()
-	warm := e.warmRows(ctx, h.ID)
 	obs, listedAt, err := e.reader().All(ctx, c)
-	<-warm
 	if err != nil {
 		return fullOutcome{}, &phaseError{phase: "read domains", err: err}
 	}
@@ -260,25 +258,6 @@ func (e *Engine) fullSync(ctx context.Context, h store.Host, c Conn, hs store.Ho
 		e.OnCommit(h.ID, names(obs))
 	}
 	return out, nil
-}
-
-// warmRows reads h's rows and statuses while libvirt is read, so their
-// JSON is decoded (and memoized by the store) beside the libvirt calls
-// instead of inside the write transaction that reads them again. Best
-// effort: it only warms, and its errors show in the write if they last.
-func (e *Engine) warmRows(ctx context.Context, hostID string) <-chan struct{} {
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		_ = e.Store.Read(ctx, func(tx *store.Tx) error {
-			if _, err := tx.ListVMsWithDeleted(hostID); err != nil {
-				return err
-			}
-			_, err := tx.ListVMStatus(hostID)
-			return err
-		})
-	}()
-	return done
 }
 
 // phaseError says which side failed: a store error should not be mistaken
