@@ -21,11 +21,8 @@ type parseMemo struct {
 
 // decode returns fn(js), from the memo when js was decoded before.
 func (p *parseMemo) decode(js string, fn func(string) (vminfo.VMInfo, error)) (vminfo.VMInfo, error) {
-	p.mu.Lock()
-	v, ok := p.m[js]
-	p.mu.Unlock()
-	if ok {
-		return cloneInfo(v), nil
+	if v, ok := p.peek(js); ok {
+		return v, nil
 	}
 	v, err := fn(js)
 	if err != nil {
@@ -40,6 +37,17 @@ func (p *parseMemo) decode(js string, fn func(string) (vminfo.VMInfo, error)) (v
 	return v, nil
 }
 
+// peek returns the memoized value of js, if any.
+func (p *parseMemo) peek(js string) (vminfo.VMInfo, bool) {
+	p.mu.Lock()
+	v, ok := p.m[js]
+	p.mu.Unlock()
+	if ok {
+		return cloneInfo(v), true
+	}
+	return v, false
+}
+
 func parseInfo(js string) (vminfo.VMInfo, error) { return vminfo.Parse([]byte(js)) }
 
 // unmarshalInfo is unmarshalOpt for a VMInfo.
@@ -50,4 +58,15 @@ func unmarshalInfo(js string) (vminfo.VMInfo, error) {
 	}
 	err := json.Unmarshal([]byte(js), &v)
 	return v, err
+}
+
+// liveInfo decodes a live_json. A live snapshot nobody changed since it was
+// recorded is config_json's very text, which a full sync has just decoded:
+// whatever Parse accepted, json.Unmarshal reads the same (Parse is
+// json.Unmarshal that also refuses empty and null).
+func (s *Store) liveInfo(js string) (vminfo.VMInfo, error) {
+	if v, ok := s.records.peek(js); ok {
+		return v, nil
+	}
+	return unmarshalInfo(js)
 }

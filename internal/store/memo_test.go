@@ -47,3 +47,21 @@ func TestParseMemo(t *testing.T) {
 		t.Fatalf("memo holds %d entries, bound %d", n, maxMemo)
 	}
 }
+
+// A live_json equal to a config_json already parsed reads from the records
+// memo, and reads the same as decoding it; null still reads as zero.
+func TestLiveInfoSharesRecords(t *testing.T) {
+	s := &Store{}
+	js := `{"name":"a","max_mem":2,"interfaces":[]}`
+	if _, err := s.records.decode(js, parseInfo); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.liveInfo(js)
+	want, _ := unmarshalInfo(js)
+	if err != nil || !reflect.DeepEqual(got, want) || got.Interfaces == nil {
+		t.Fatalf("liveInfo = %#v, %v; want %#v", got, err, want)
+	}
+	if v, err := s.liveInfo("null"); err != nil || !reflect.DeepEqual(v, vminfo.VMInfo{}) {
+		t.Fatalf("liveInfo(null) = %#v, %v", v, err)
+	}
+}

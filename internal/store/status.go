@@ -124,7 +124,7 @@ func (tx *Tx) scanVMStatus(r *sqlite.Stmt) (VMStatus, error) {
 	st := VMStatus{HostID: r.ColumnText(0), Name: r.ColumnText(1), State: r.ColumnInt(4)}
 	where := rowRef{table: "vmsync_vm_status", id: -1, host: st.HostID, vm: st.Name}
 	var err error
-	if st.Live, err = tx.s.lives.decode(r.ColumnText(2), unmarshalInfo); err != nil {
+	if st.Live, err = tx.s.lives.decode(r.ColumnText(2), tx.s.liveInfo); err != nil {
 		return st, tx.s.errf("%s: live_json: %w; delete the row, the sync service rewrites it", where, err)
 	}
 	if err := unmarshalOpt(r.ColumnText(3), &st.Drift); err != nil {
