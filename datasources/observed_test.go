@@ -96,7 +96,7 @@ func TestDriftRender(t *testing.T) {
 // the remedy and what the data source shows; none for drift or missing.
 func TestWarnObserved(t *testing.T) {
 	results := []observe.Result{
-		{HostID: "h1", Name: "bad", Verdict: observe.RecordUnreadable, Row: &store.VM{ID: 9}, Err: errors.New("config_json is not valid VMInfo JSON")},
+		{HostID: "h1", Name: "bad", Verdict: observe.RecordUnreadable, Row: &store.VM{ID: 9}, Err: errors.New(`store s.db: virtual_machines row 9 (host "h1", vm "bad"): config_json is not a readable VMInfo`)},
 		{HostID: "h1", Name: "odd", Verdict: observe.DomainUnreadable, Row: &store.VM{ID: 10}, Err: errors.New("no <memory>")},
 		{HostID: "h1", Name: "web", Verdict: observe.Drifted, Row: &store.VM{ID: 11}},
 		{HostID: "h1", Name: "db", Verdict: observe.Missing, Row: &store.VM{ID: 12}},
@@ -117,7 +117,7 @@ func TestWarnObserved(t *testing.T) {
 	}{
 		{"Host unreachable", []string{`host "aa" could not be asked: connect: refused`, "asked again next time", "SHOWN-HOST"}},
 		{"Host unreachable", []string{`host "zz" (qemu+ssh://kvm/system)`, "SHOWN-HOST"}},
-		{"Unreadable recorded configuration", []string{`"bad"`, "row 9", "not valid VMInfo JSON", "next apply of this VM", "SHOWN-RECORD"}},
+		{"Unreadable recorded configuration", []string{`"bad"`, "row 9", "not a readable VMInfo", "next apply of this VM", "SHOWN-RECORD"}},
 		{"Unreadable domain", []string{`"odd"`, "no <memory>", "virsh dumpxml", "SHOWN-DOMAIN"}},
 	} {
 		d := diags[i]

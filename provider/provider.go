@@ -130,6 +130,7 @@ func (p *virtumancerProvider) Resources(context.Context) []func() resource.Resou
 		resources.NewHostResource,
 		resources.NewVMResource,
 		resources.NewVolumeResource,
+		resources.NewNetworkResource,
 	}
 }
 

@@ -94,13 +94,12 @@ func (r *vmResource) restoreRow(ctx context.Context, prev store.VM, found bool) 
 	switch {
 	case !found:
 		return "The store had no live row for this VM and is unchanged."
-	case prev.ConfigErr != nil:
-		return fmt.Sprintf("Its row %d stays deleted: its config_json could not be read back (%v). Destroy again to remove "+
-			"the domain, or import it to record it anew.", prev.ID, prev.ConfigErr)
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), vmCleanupTimeout)
 	defer cancel()
-	if _, err := r.data.Store.UpsertVM(ctx, prev.HostID, prev.Name, prev.Config); err != nil {
+	// Undelete, not re-record: config_json may be Virtumancer's live cache,
+	// and our recorded copy must stay what was applied.
+	if _, err := r.data.Store.UndeleteVM(ctx, prev); err != nil {
 		tflog.Error(ctx, "could not restore the row after a failed delete", map[string]any{"error": err.Error()})
 		return fmt.Sprintf("Its row %d could not be restored (%v): the store shows the VM deleted while its domain "+
 			"still exists. Destroy again to remove the domain.", prev.ID, err)

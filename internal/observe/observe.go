@@ -102,8 +102,7 @@ func (r Result) Remedy() string {
 	case Missing:
 		return "The domain no longer exists on its host: the next apply of this VM creates it again."
 	case RecordUnreadable:
-		return fmt.Sprintf("The next apply of this VM records its configuration again (virtual_machines row %d is rewritten); "+
-			"until then it is not compared.", r.rowID())
+		return "The next apply of this VM records its configuration again; until then it is not compared."
 	case NoRecord:
 		return "The next apply of this VM records its configuration (import it first if Terraform does not manage it)."
 	case DomainUnreadable:
@@ -124,7 +123,7 @@ func (r Result) Problem() string {
 	case Missing:
 		return where + ": recorded in the store, but the domain no longer exists"
 	case RecordUnreadable:
-		return fmt.Sprintf("%s: the recorded configuration (virtual_machines row %d) cannot be read: %v", where, r.rowID(), r.Err)
+		return fmt.Sprintf("%s: the recorded configuration cannot be read: %v", where, r.Err)
 	case NoRecord:
 		return where + ": the domain exists but the store has no row for it"
 	case DomainUnreadable:

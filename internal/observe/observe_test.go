@@ -47,7 +47,7 @@ func TestClassifyEveryVerdict(t *testing.T) {
 }
 
 func TestClassifyUnreadableRecordNamesRowAndNextApply(t *testing.T) {
-	row := &store.VM{ID: 42, Name: "web", HostID: "h", ConfigErr: errors.New("vminfo: parse config_json: got null")}
+	row := &store.VM{ID: 42, Name: "web", HostID: "h", ConfigErr: errors.New(`store s.db: virtual_machines row 42 (host "h", vm "web"): config_json is not a readable VMInfo: vminfo: parse config_json: got null`)}
 	r := Classify("h", row, present(info(1024)))
 	if len(r.Drift) != 0 {
 		t.Errorf("an unreadable record must not be compared, got drift %v", r.Drift)

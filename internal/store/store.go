@@ -35,8 +35,8 @@
 //   - RecordErr is what makes Recorded unreadable: with our row, its own
 //     parse error only (a readable config_json does not stand in for it,
 //     since that may be Virtumancer's live cache); without our row, it is
-//     ConfigErr. Every such error names the row and ends with the remedy:
-//     the next apply of this VM records its configuration again.
+//     ConfigErr. Every such error names the file, row, host and VM; what
+//     to do about it is internal/observe's policy (record_unreadable).
 //
 // Soft delete keeps our row and a revive overwrites it. A virtual_machines
 // row hard-deleted by someone else leaves our row orphaned; ids are never

@@ -21,10 +21,6 @@ const (
 	RecordedFromConfigJSON = "config_json"
 )
 
-// reRecordRemedy ends every "record unreadable" error: an apply of the VM
-// (create, update or import) rewrites both copies, which is the fix.
-const reRecordRemedy = "the next apply of this VM records its configuration again"
-
 // VM is a row of Virtumancer's virtual_machines table, joined with our
 // vmsync_recorded row for it when there is one.
 type VM struct {
@@ -166,7 +162,7 @@ func cloneInfo(v vminfo.VMInfo) vminfo.VMInfo {
 func (tx *Tx) parseRecord(where rowRef, col, js string) (vminfo.VMInfo, error) {
 	v, err := tx.s.records.decode(js, parseInfo)
 	if err != nil {
-		return vminfo.VMInfo{}, tx.s.errf("%s: %s is not a readable VMInfo: %w; %s", where, col, err, reRecordRemedy)
+		return vminfo.VMInfo{}, tx.s.errf("%s: %s is not a readable VMInfo: %w", where, col, err)
 	}
 	return v, nil
 }

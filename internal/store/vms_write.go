@@ -88,6 +88,20 @@ func (tx *Tx) SoftDeleteVM(hostID, name string) error {
 	return tx.DeleteVMStatus(hostID, name)
 }
 
+// UndeleteVM undoes SoftDeleteVM of row id exactly: it clears deleted_at
+// and nothing else (config_json, updated_at and our recorded copy stay as
+// they were; the sync status is the sync service's to write again). A row
+// that is live again already, or whose name or host changed, is left alone.
+func (tx *Tx) UndeleteVM(prev VM) (bool, error) {
+	op := fmt.Sprintf("undelete vm %q on host %q (row %d)", prev.Name, prev.HostID, prev.ID)
+	err := tx.exec(op, "UPDATE virtual_machines SET deleted_at = NULL WHERE id = ? AND name = ? AND host_id = ? AND deleted_at IS NOT NULL",
+		prev.ID, prev.Name, prev.HostID)
+	if err != nil {
+		return false, err
+	}
+	return tx.changes() > 0, nil
+}
+
 // SoftDeleteVMIfUnchangedSince is SoftDeleteVM for a sync acting on a
 // libvirt listing taken at listedAt: a row written after listedAt (see
 // ChangedSince: typically the provider created or updated the VM while the
@@ -237,4 +251,13 @@ func (s *Store) UpsertVM(ctx context.Context, hostID, name string, cfg vminfo.VM
 // SoftDeleteVM: see Tx.SoftDeleteVM.
 func (s *Store) SoftDeleteVM(ctx context.Context, hostID, name string) error {
 	return s.Write(ctx, func(tx *Tx) error { return tx.SoftDeleteVM(hostID, name) })
+}
+
+// UndeleteVM: see Tx.UndeleteVM.
+func (s *Store) UndeleteVM(ctx context.Context, prev VM) (undeleted bool, err error) {
+	err = s.Write(ctx, func(tx *Tx) error {
+		undeleted, err = tx.UndeleteVM(prev)
+		return err
+	})
+	return undeleted, err
 }

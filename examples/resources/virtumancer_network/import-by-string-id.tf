@@ -1,0 +1,4 @@
+import {
+  to = virtumancer_network.lab
+  id = "local/lab"
+}
