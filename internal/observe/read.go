@@ -67,6 +67,10 @@ func cmpOr(v, def int) int {
 // than this observation.
 func (rd Reader) All(ctx context.Context, src Source) (obs []Observation, listedAt time.Time, err error) {
 	listedAt = time.Now()
+	if rl, ok := src.(RuntimeLister); ok && !rd.Pending {
+		obs, err = rd.allOverlapped(ctx, src, rl)
+		return obs, listedAt, err
+	}
 	doms, err := src.ListDomains(ctx)
 	if err != nil {
 		return nil, listedAt, err

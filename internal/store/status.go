@@ -122,8 +122,9 @@ func (tx *Tx) listVMStatus(op, where string, args ...any) ([]VMStatus, error) {
 // bad JSON means real corruption and is an error, naming the row.
 func (tx *Tx) scanVMStatus(r *sqlite.Stmt) (VMStatus, error) {
 	st := VMStatus{HostID: r.ColumnText(0), Name: r.ColumnText(1), State: r.ColumnInt(4)}
-	where := fmt.Sprintf("vmsync_vm_status row (host %q, vm %q)", st.HostID, st.Name)
-	if err := unmarshalOpt(r.ColumnText(2), &st.Live); err != nil {
+	where := rowRef{table: "vmsync_vm_status", id: -1, host: st.HostID, vm: st.Name}
+	var err error
+	if st.Live, err = tx.s.lives.decode(r.ColumnText(2), tx.s.liveInfo); err != nil {
 		return st, tx.s.errf("%s: live_json: %w; delete the row, the sync service rewrites it", where, err)
 	}
 	if err := unmarshalOpt(r.ColumnText(3), &st.Drift); err != nil {
@@ -141,7 +142,7 @@ func (tx *Tx) scanHostStatus(r *sqlite.Stmt) (HostStatus, error) {
 		LastError: r.ColumnText(3),
 		VMCount:   r.ColumnInt(5),
 	}
-	where := fmt.Sprintf("vmsync_host_status row (host %q)", st.HostID)
+	where := rowRef{table: "vmsync_host_status", id: -1, host: st.HostID, hostOnly: true}
 	var err error
 	if st.LastSyncAt, err = tx.optTimeCol(r, 2, where, "last_sync_at"); err != nil {
 		return st, err
@@ -150,7 +151,7 @@ func (tx *Tx) scanHostStatus(r *sqlite.Stmt) (HostStatus, error) {
 	return st, err
 }
 
-func (tx *Tx) optTimeCol(r *sqlite.Stmt, col int, where, name string) (*time.Time, error) {
+func (tx *Tx) optTimeCol(r *sqlite.Stmt, col int, where rowRef, name string) (*time.Time, error) {
 	t, set, err := tx.timeCol(r, col, where, name)
 	if !set || err != nil {
 		return nil, err

@@ -109,6 +109,8 @@ type Store struct {
 	h        *handle
 	closed   bool
 	closeErr error
+	// records and lives memoize config_json and live_json decoding.
+	records, lives parseMemo
 }
 
 // Open opens the store at path; what it creates or changes depends on opts

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/virtumancer/terraform-provider-virtumancer/internal/vminfo"
@@ -116,7 +117,7 @@ func (tx *Tx) scanVM(r *sqlite.Stmt) VM {
 		HostID:     r.ColumnText(5),
 		ConfigJSON: r.ColumnText(6),
 	}
-	where := fmt.Sprintf("virtual_machines row %d (host %q, vm %q)", vm.ID, vm.HostID, vm.Name)
+	where := rowRef{table: "virtual_machines", id: vm.ID, host: vm.HostID, vm: vm.Name}
 	var cErr, uErr, dErr error
 	vm.CreatedAt, _, cErr = tx.timeCol(r, 1, where, "created_at")
 	vm.UpdatedAt, _, uErr = tx.timeCol(r, 2, where, "updated_at")
@@ -137,17 +138,29 @@ func (tx *Tx) scanRecorded(r *sqlite.Stmt, vm *VM) {
 		vm.RecordedFrom = RecordedFromConfigJSON
 		return
 	}
-	where := fmt.Sprintf("vmsync_recorded row %d (host %q, vm %q)", vm.ID, vm.HostID, vm.Name)
+	where := rowRef{table: "vmsync_recorded", id: vm.ID, host: vm.HostID, vm: vm.Name}
 	vm.RecordedFrom, vm.RecordedJSON = RecordedFromTable, r.ColumnText(8)
-	vm.Recorded, vm.RecordErr = tx.parseRecord(where, "config_json", vm.RecordedJSON)
+	if vm.ConfigErr == nil && vm.RecordedJSON == vm.ConfigJSON {
+		// The usual case (nothing rewrote config_json since we recorded
+		// it): the same text parses to the same value, so parse once.
+		vm.Recorded = cloneInfo(vm.Config)
+	} else {
+		vm.Recorded, vm.RecordErr = tx.parseRecord(where, "config_json", vm.RecordedJSON)
+	}
 	at, _, err := tx.timeCol(r, 9, where, "recorded_at")
 	vm.RecordedAt, vm.TimeErr = at, errors.Join(vm.TimeErr, err)
 }
 
+// cloneInfo copies v so that two parsed values share no list.
+func cloneInfo(v vminfo.VMInfo) vminfo.VMInfo {
+	v.Disks, v.Interfaces = slices.Clone(v.Disks), slices.Clone(v.Interfaces)
+	return v
+}
+
 // parseRecord decodes a stored VMInfo through vminfo's codec, so empty,
 // null and corrupt JSON are all errors (never an all-zero VMInfo).
-func (tx *Tx) parseRecord(where, col, js string) (vminfo.VMInfo, error) {
-	v, err := vminfo.Parse([]byte(js))
+func (tx *Tx) parseRecord(where rowRef, col, js string) (vminfo.VMInfo, error) {
+	v, err := tx.s.records.decode(js, parseInfo)
 	if err != nil {
 		return vminfo.VMInfo{}, tx.s.errf("%s: %s is not a readable VMInfo: %w", where, col, err)
 	}
@@ -156,7 +169,7 @@ func (tx *Tx) parseRecord(where, col, js string) (vminfo.VMInfo, error) {
 
 // timeCol reads a DATETIME column: NULL (set=false), GORM or RFC 3339 text,
 // or integer Unix seconds, which some drivers store.
-func (tx *Tx) timeCol(r *sqlite.Stmt, col int, where, name string) (t time.Time, set bool, err error) {
+func (tx *Tx) timeCol(r *sqlite.Stmt, col int, where rowRef, name string) (t time.Time, set bool, err error) {
 	switch r.ColumnType(col) {
 	case sqlite.TypeNull:
 		return time.Time{}, false, nil

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/virtumancer/terraform-provider-virtumancer/internal/vminfo"
@@ -11,6 +12,7 @@ import (
 // vmWrite is one prepared write of a recorded configuration.
 type vmWrite struct {
 	op, hostID, name string
+	cfg              vminfo.VMInfo
 	js               string // cfg through vminfo's codec
 	cur              VM     // the current row, soft-deleted or not
 	found            bool
@@ -146,7 +148,7 @@ func (tx *Tx) needListedAt(op string, listedAt time.Time) error {
 // prepareVMWrite validates and encodes cfg and finds the current row for
 // (hostID, name), soft-deleted or not.
 func (tx *Tx) prepareVMWrite(op, hostID, name string, cfg vminfo.VMInfo) (vmWrite, error) {
-	w := vmWrite{op: op, hostID: hostID, name: name}
+	w := vmWrite{op: op, hostID: hostID, name: name, cfg: cfg}
 	if hostID == "" || name == "" {
 		return w, tx.s.errf("%s: host id and vm name must not be empty", op)
 	}
@@ -177,7 +179,27 @@ func (tx *Tx) insertVM(w vmWrite) (VM, error) {
 	if err := tx.writeRecorded(w, id, now); err != nil {
 		return VM{}, err
 	}
-	return tx.vmByID(w.op, id)
+	return tx.insertedVM(w, id, now)
+}
+
+// insertedVM is the row insertVM just wrote, built from what it wrote
+// instead of read back (a first sync inserts thousands); it equals what
+// vmByID would return, which it still asks in the unlikely cases.
+func (tx *Tx) insertedVM(w vmWrite, id int64, now string) (VM, error) {
+	at, err := ParseTime(now)
+	if err != nil || strings.Contains(w.js, `\ufffd`) {
+		// json.Marshal replaced invalid UTF-8: the text no longer
+		// parses back to w.cfg.
+		return tx.vmByID(w.op, id)
+	}
+	// Otherwise Parse(Marshal(cfg)) is cfg, lists nil or empty alike
+	// (omitzero), so the row's values need no parse.
+	cfg, rec := cloneInfo(w.cfg), cloneInfo(w.cfg) // as from two parses: nothing shared
+	return VM{
+		ID: id, CreatedAt: at, UpdatedAt: at, Name: w.name, HostID: w.hostID,
+		ConfigJSON: w.js, Config: cfg,
+		Recorded: rec, RecordedFrom: RecordedFromTable, RecordedJSON: w.js, RecordedAt: at,
+	}, nil
 }
 
 // recordVM writes a new recorded config into the current row and makes it

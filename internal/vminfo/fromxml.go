@@ -13,11 +13,31 @@ import (
 // persistent (inactive) XML, because that is what the next boot uses and what
 // the provider defines (SPEC 3); runtime facts come from rt. Uptime is -1
 // because libvirt does not report it, which is what Virtumancer stores.
+//
+// Definitions libvirt writes are read by a scanner of only the elements
+// VMInfo needs (fromxml_scan.go), several times faster than libvirtxml's
+// full Domain; anything it is unsure of goes through libvirtxml, the
+// reference, so errors and odd documents read exactly as before.
 func FromXML(domainXML string, rt Runtime) (VMInfo, error) {
+	dom, ok := scanDomain(domainXML)
+	if !ok {
+		return fromXMLReference(domainXML, rt)
+	}
+	return fromDomain(dom, rt)
+}
+
+// fromXMLReference reads the definition with libvirtxml alone: what
+// FromXML must agree with (tests compare the two).
+func fromXMLReference(domainXML string, rt Runtime) (VMInfo, error) {
 	var dom libvirtxml.Domain
 	if err := dom.Unmarshal(domainXML); err != nil {
 		return VMInfo{}, fmt.Errorf("vminfo: parse domain XML: %w", err)
 	}
+	return fromDomain(&dom, rt)
+}
+
+// fromDomain maps a parsed definition and runtime facts to a VMInfo.
+func fromDomain(dom *libvirtxml.Domain, rt Runtime) (VMInfo, error) {
 	v := VMInfo{
 		ID:         rt.ID,
 		Name:       dom.Name,
@@ -30,7 +50,7 @@ func FromXML(domainXML string, rt Runtime) (VMInfo, error) {
 		DomainType: dom.Type,
 		Vcpu:       vcpuCount(dom.VCPU),
 	}
-	if err := readMemory(&dom, &v); err != nil {
+	if err := readMemory(dom, &v); err != nil {
 		return VMInfo{}, fmt.Errorf("vminfo: domain %q: %w", dom.Name, err)
 	}
 	if dom.OS != nil && dom.OS.Type != nil {

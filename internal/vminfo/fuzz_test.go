@@ -58,13 +58,19 @@ func FuzzParse(f *testing.F) {
 	})
 }
 
-// FuzzFromXML: FromXML never panics on arbitrary input, and what it reads
-// compares without drift against itself.
+// FuzzFromXML: FromXML never panics on arbitrary input, what it reads
+// compares without drift against itself, and whatever the libvirtxml
+// reference reads FromXML reads the same (FromXML may accept documents
+// the reference refuses for parts VMInfo does not read).
 func FuzzFromXML(f *testing.F) {
 	seedFiles(f, "qemu/*.xml", "test/*.xml", "build/*.xml")
 	f.Add([]byte(memoryXML("<memory unit='GB'>1</memory>", "<currentMemory unit='bytes'>1</currentMemory>")))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		v, err := FromXML(string(data), Runtime{})
+		ref, refErr := fromXMLReference(string(data), Runtime{})
+		if refErr == nil && (err != nil || !reflect.DeepEqual(v, ref)) {
+			t.Fatalf("FromXML (%v) differs from the reference:\n got %#v\nwant %#v", err, v, ref)
+		}
 		if err != nil {
 			return
 		}
