@@ -1,14 +1,18 @@
 #!/usr/bin/env bash
 # Prepares this Debian machine to run the test suite, from nothing, as root:
 # libvirt + qemu packages, the users and config the qemu driver needs without
-# libvirt-daemon-system, virtlogd and libvirtd, and an sshd on 127.0.0.1:2222
-# for the ssh transport tests. Idempotent; quiet on success, loud on failure.
+# libvirt-daemon-system, virtlogd and libvirtd (inside the network namespace
+# the tests own: scripts/libvirtd.sh), and an sshd on 127.0.0.1:2222 for the
+# ssh transport tests. Idempotent; quiet on success, loud on failure.
 set -euo pipefail
 
 fail() { echo "scripts/testenv.sh: $*" >&2; exit 1; }
 [ "$(id -u)" = 0 ] || fail "must run as root (it installs packages and starts libvirtd)"
 
-packages=(libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients qemu-system-x86 qemu-utils e2fsprogs openssh-server openssh-client sqlite3)
+# iptables and dnsmasq-base must be there before libvirtd starts: it picks its
+# firewall backend at start, and networks with DHCP need dnsmasq (SPEC 6).
+packages=(libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients qemu-system-x86 qemu-utils e2fsprogs openssh-server openssh-client sqlite3
+  iptables dnsmasq-base iproute2)
 missing=()
 for p in "${packages[@]}"; do
   [[ "$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null)" == *'install ok installed'* ]] || missing+=("$p")
@@ -34,13 +38,13 @@ grep -q '^group = "root"' "$conf" || echo 'group = "root"' >>"$conf"
 
 mkdir -p /var/log/libvirt /run/libvirt /var/lib/libvirt/images /var/lib/libvirt/qemu
 
-answering() { timeout 10 virsh -q -c qemu:///system version >/dev/null 2>&1; }
-if ! answering; then
-  pgrep -x virtlogd >/dev/null || virtlogd -d || fail "virtlogd did not start"
-  pgrep -x libvirtd >/dev/null || libvirtd -d || fail "libvirtd did not start"
-  for _ in $(seq 1 50); do answering && break; sleep 0.2; done
-  answering || fail "libvirtd started but qemu:///system does not answer on /var/run/libvirt/libvirt-sock (see /var/log/libvirt/)"
+# A libvirtd that started before the firewall packages were installed picked
+# no usable backend: restart it.
+if [[ " ${missing[*]} " == *" iptables "* || " ${missing[*]} " == *" dnsmasq-base "* ]] && pgrep -x libvirtd >/dev/null; then
+  pkill -x libvirtd || true
+  for _ in $(seq 1 100); do pgrep -x libvirtd >/dev/null || break; sleep 0.1; done
 fi
+bash "$(dirname "$0")/libvirtd.sh" start
 timeout 10 virsh -q -c test+unix:///default version >/dev/null 2>&1 || fail "libvirtd answers but its test driver (test+unix:///default) does not"
 
 # A 'default' directory pool for volumes on qemu:///system.

@@ -149,7 +149,7 @@ func TestIntegrationLibvirtdRestart(t *testing.T) {
 }
 
 // restartLibvirtd stops the daemon by its pid file, starts it again with
-// `libvirtd -d` and waits until it answers, then takes a new holder of
+// scripts/libvirtd.sh (inside the tests' network namespace) and waits until it answers, then takes a new holder of
 // test:///default (the old one died with the daemon).
 func restartLibvirtd(t *testing.T) {
 	t.Helper()
@@ -170,8 +170,9 @@ func restartLibvirtd(t *testing.T) {
 	})
 	t.Logf("libvirtd (pid %d) stopped", pid)
 	time.Sleep(time.Second) // let the service see the outage before the daemon returns
-	if out, err := exec.Command("libvirtd", "-d").CombinedOutput(); err != nil {
-		t.Fatalf("libvirtd -d: %v: %s", err, out)
+	// Started again inside the tests' network namespace, as testenv.sh does.
+	if out, err := exec.Command("bash", "../../scripts/libvirtd.sh", "start").CombinedOutput(); err != nil {
+		t.Fatalf("scripts/libvirtd.sh start: %v: %s", err, out)
 	}
 	syncertest.Eventually(t, 30*time.Second, "libvirtd answers again", func() (bool, string) {
 		if err := libvirttest.Rehold(); err != nil {
