@@ -18,7 +18,8 @@ set -euo pipefail
 
 fail() { echo "scripts/testguest.sh: $*" >&2; exit 1; }
 root=$(cd "$(dirname "$0")/.." && pwd)
-cache="$root/.cache/testguest"
+# TESTGUEST_CACHE moves the cache (a cold build beside a warm one, say).
+cache="${TESTGUEST_CACHE:-$root/.cache/testguest}"
 kernel_meta=linux-image-amd64
 tools=(busybox-static kmod cpio syslinux syslinux-common mtools dosfstools qemu-guest-agent)
 # Drivers the guest loads (modprobe adds their dependencies).
@@ -40,13 +41,23 @@ install_tools() {
     { tail -30 /tmp/testguest-apt.log >&2; fail "installing ${missing[*]} failed (log: /tmp/testguest-apt.log)"; }
 }
 
-# kernel_package prints "name version" of the kernel image the metapackage points at.
+# kernel_package prints "name version" of the kernel image the metapackage
+# depends on (one apt-cache call: it is slow where apt keeps no pkgcache).
 kernel_package() {
-  local name ver
-  name=$(apt-cache depends "$kernel_meta" 2>/dev/null | awk '$1=="Depends:" && $2 ~ /^linux-image-/ {print $2; exit}')
-  [ -n "$name" ] || fail "apt knows no $kernel_meta; run apt-get update (the Debian main archive must be in the sources)"
-  ver=$(apt-cache policy "$name" | awk '$1=="Candidate:" {print $2}')
-  echo "$name $ver"
+  local dep
+  dep=$(kernel_dep)
+  if [ -z "$dep" ] && [ "$(id -u)" = 0 ]; then
+    apt-get update -qq >/tmp/testguest-apt.log 2>&1 || true
+    dep=$(kernel_dep)
+  fi
+  [ -n "$dep" ] || fail "apt knows no $kernel_meta; run apt-get update as root (the Debian main archive must be in the sources)"
+  echo "$dep"
+}
+
+# kernel_dep reads "Depends: linux-image-6.1.0-57-amd64 (= 6.1.192-3)".
+kernel_dep() {
+  apt-cache show --no-all-versions "$kernel_meta" 2>/dev/null |
+    awk -F'[ (=)]+' '$1=="Depends:" && $2 ~ /^linux-image-/ {print $2, $3; exit}'
 }
 
 install_tools
