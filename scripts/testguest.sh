@@ -122,7 +122,7 @@ mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 echo 1 >/proc/sys/kernel/printk
 say() { echo "testguest: $*"; }
-say "init started (kernel $(uname -r))"
+say "init started (kernel $(uname -r), uptime $(cut -d" " -f1 /proc/uptime) s)"
 for m in $(cat /etc/modules); do modprobe "$m" || say "modprobe $m failed"; done
 
 # find_seed mounts the NoCloud seed on /mnt/seed: by label first, then by
@@ -195,7 +195,7 @@ else
   say "no agent channel"
 fi
 acpid -c /etc/acpi && say "acpid started"
-say "ready"
+say "ready (uptime $(cut -d" " -f1 /proc/uptime) s)"
 while :; do sleep 3600; done
 INIT
 

@@ -32,11 +32,15 @@ func TestIntegrationBoot(t *testing.T) {
 		Name:    name,
 		Disk:    Overlay(t, dir),
 		Seed:    SeedImage(t, dir, Seed{MetaData: MetaData("i-"+name, name), UserData: userData, NetworkConfig: "version: 2\n"}),
+		SeedBus: "sata", // the provider's default cdrom bus: the guest's ahci driver must find it
 		Console: filepath.Join(dir, "console.log"),
 	}
+	began := time.Now()
 	dom := start(t, l, d)
 
 	c := WaitConsole(t, d.Console, bootTimeout, "the guest to finish /init", func(c Console) bool { return c.Ready })
+	t.Logf("the guest was ready %s after DomainCreate, %s after its kernel started (seed on %s)",
+		time.Since(began).Round(time.Second), c.ReadyAfter.Round(100*time.Millisecond), c.SeedDevice)
 	if c.Sections["user-data"] != userData {
 		t.Errorf("the guest read user-data %q, want %q", c.Sections["user-data"], userData)
 	}
@@ -50,6 +54,7 @@ func TestIntegrationBoot(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Logf("the agent answered %s after DomainCreate", time.Since(began).Round(time.Second))
 	if got != name {
 		t.Fatalf("the agent says the hostname is %q, want the meta-data's %q", got, name)
 	}

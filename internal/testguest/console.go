@@ -28,8 +28,9 @@ type Console struct {
 	InstanceID string
 	Hostname   string // the hostname the guest set
 	Leases     []Lease
-	Agent      bool // qemu-guest-agent started
-	Ready      bool // /init finished
+	Agent      bool          // qemu-guest-agent started
+	Ready      bool          // /init finished
+	ReadyAfter time.Duration // the guest's uptime when /init finished
 }
 
 // Lease is a DHCP lease udhcpc took.
@@ -81,8 +82,12 @@ func (c *Console) report(line string) {
 		c.Leases = append(c.Leases, parseLease(strings.TrimPrefix(line, "lease ")))
 	case strings.HasPrefix(line, "agent started"):
 		c.Agent = true
-	case line == "ready":
+	case line == "ready" || strings.HasPrefix(line, "ready "):
 		c.Ready = true
+		// "ready (uptime 7.12 s)"
+		if secs, err := strconv.ParseFloat(strings.TrimSuffix(strings.TrimPrefix(line, "ready (uptime "), " s)"), 64); err == nil {
+			c.ReadyAfter = time.Duration(secs * float64(time.Second))
+		}
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -14,11 +15,16 @@ import (
 // AgentChannel is the virtio-serial channel name qemu-guest-agent uses.
 const AgentChannel = "org.qemu.guest_agent.0"
 
+// SeedBuses are the buses a seed disk may use; the guest has the drivers
+// of each (virtio_blk; ahci and sd_mod; virtio_scsi and sd_mod).
+var SeedBuses = []string{"virtio", "sata", "scsi"}
+
 // Domain describes a test domain that boots the guest under TCG.
 type Domain struct {
 	Name      string
 	Disk      string // an overlay (".qcow2") or a raw copy of the image
-	Seed      string // optional NoCloud seed image (WriteSeed), attached read-only
+	Seed      string // optional NoCloud seed image (WriteSeed), attached read-only (but on sata)
+	SeedBus   string // the seed disk's bus: one of SeedBuses; virtio when ""
 	Console   string // file that receives the serial console (ttyS0)
 	Network   string // optional libvirt network for eth0
 	MemoryMiB uint   // 256 when 0
@@ -30,6 +36,9 @@ type Domain struct {
 func (d Domain) XML() (string, error) {
 	if d.Name == "" || d.Disk == "" || d.Console == "" {
 		return "", fmt.Errorf("testguest: domain %q needs a name, a disk and a console file (got disk %q, console %q)", d.Name, d.Disk, d.Console)
+	}
+	if d.SeedBus != "" && !slices.Contains(SeedBuses, d.SeedBus) {
+		return "", fmt.Errorf("testguest: domain %q: seed bus %q is not one of %s", d.Name, d.SeedBus, strings.Join(SeedBuses, ", "))
 	}
 	mem := d.MemoryMiB
 	if mem == 0 {
@@ -51,12 +60,23 @@ func (d Domain) XML() (string, error) {
 }
 
 func (d Domain) devices() *libvirtxml.DomainDeviceList {
-	disks := []libvirtxml.DomainDisk{fileDisk(d.Disk, "vda", false)}
-	if d.Seed != "" {
-		disks = append(disks, fileDisk(d.Seed, "vdb", true))
+	disks := []libvirtxml.DomainDisk{fileDisk(d.Disk, "virtio", "vda", false)}
+	var controllers []libvirtxml.DomainController
+	switch {
+	case d.Seed == "":
+	case d.SeedBus == "" || d.SeedBus == "virtio":
+		disks = append(disks, fileDisk(d.Seed, "virtio", "vdb", true))
+	default:
+		// libvirt refuses read-only SATA disks (only cdroms); the guest mounts the seed read-only anyway.
+		disks = append(disks, fileDisk(d.Seed, d.SeedBus, "sda", d.SeedBus != "sata"))
+		// libvirt's default SCSI controller is an LSI one the guest has no driver for.
+		if d.SeedBus == "scsi" {
+			controllers = append(controllers, libvirtxml.DomainController{Type: "scsi", Model: "virtio-scsi"})
+		}
 	}
 	devs := &libvirtxml.DomainDeviceList{
-		Disks: disks,
+		Disks:       disks,
+		Controllers: controllers,
 		Channels: []libvirtxml.DomainChannel{{
 			Source: &libvirtxml.DomainChardevSource{UNIX: &libvirtxml.DomainChardevSourceUNIX{Mode: "bind"}},
 			Target: &libvirtxml.DomainChannelTarget{VirtIO: &libvirtxml.DomainChannelTargetVirtIO{Name: AgentChannel}},
@@ -75,7 +95,7 @@ func (d Domain) devices() *libvirtxml.DomainDeviceList {
 	return devs
 }
 
-func fileDisk(path, target string, readOnly bool) libvirtxml.DomainDisk {
+func fileDisk(path, bus, target string, readOnly bool) libvirtxml.DomainDisk {
 	format := "raw"
 	if strings.HasSuffix(path, ".qcow2") {
 		format = "qcow2"
@@ -84,7 +104,7 @@ func fileDisk(path, target string, readOnly bool) libvirtxml.DomainDisk {
 		Device: "disk",
 		Driver: &libvirtxml.DomainDiskDriver{Name: "qemu", Type: format},
 		Source: &libvirtxml.DomainDiskSource{File: &libvirtxml.DomainDiskSourceFile{File: path}},
-		Target: &libvirtxml.DomainDiskTarget{Dev: target, Bus: "virtio"},
+		Target: &libvirtxml.DomainDiskTarget{Dev: target, Bus: bus},
 	}
 	if readOnly {
 		disk.ReadOnly = &libvirtxml.DomainDiskReadOnly{}

@@ -6,6 +6,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"libvirt.org/go/libvirtxml"
 )
@@ -22,6 +23,7 @@ const sampleConsole = "\r\nSYSLINUX 6.04\r\n" +
 	"testguest: hostname=guest-one\r\n" +
 	"testguest: lease eth0 ip=10.77.0.5 mask=24 router=10.77.0.1 server=10.77.0.1\r\n" +
 	"testguest: agent started on /dev/vport0p1\r\n" +
+	"testguest: readyish\r\n" +
 	"testguest: rea"
 
 func TestParseConsole(t *testing.T) {
@@ -41,8 +43,8 @@ func TestParseConsole(t *testing.T) {
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("ParseConsole:\n got %+v\nwant %+v", got, want)
 	}
-	if done := ParseConsole(sampleConsole + "dy\r\n"); !done.Ready {
-		t.Fatal("ParseConsole: a complete \"testguest: ready\" line did not set Ready")
+	if done := ParseConsole(sampleConsole + "dy (uptime 7.25 s)\r\n"); !done.Ready || done.ReadyAfter != 7250*time.Millisecond {
+		t.Fatalf("ParseConsole: a complete \"testguest: ready (uptime 7.25 s)\" line gave Ready %v after %s", done.Ready, done.ReadyAfter)
 	}
 }
 
@@ -93,6 +95,16 @@ func TestDomainXML(t *testing.T) {
 	}
 	if dev.Disks[1].ReadOnly == nil || dom.Features.ACPI == nil || dom.Memory.Value != 256 {
 		t.Errorf("seed read-only %v, ACPI %v, memory %d: want a read-only seed, ACPI on and 256 MiB", dev.Disks[1].ReadOnly != nil, dom.Features.ACPI != nil, dom.Memory.Value)
+	}
+	scsi, err := Domain{Name: "guest-s", Disk: "/d/raw.img", Seed: "/d/seed.img", SeedBus: "scsi", Console: "/d/c"}.XML()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(scsi, `<controller type="scsi" model="virtio-scsi">`) || !strings.Contains(scsi, `<target dev="sda" bus="scsi">`) {
+		t.Errorf("a seed on the scsi bus needs a virtio-scsi controller (the guest has no LSI driver) and target sda:\n%s", scsi)
+	}
+	if _, err := (Domain{Name: "guest-b", Disk: "/d", Console: "/c", SeedBus: "ide"}).XML(); err == nil || !strings.Contains(err.Error(), `seed bus "ide" is not one of virtio, sata, scsi`) {
+		t.Errorf("seed bus ide: got %v, want the error that lists the buses", err)
 	}
 	if _, err := (Domain{Name: "guest-x"}).XML(); err == nil || !strings.Contains(err.Error(), "needs a name, a disk and a console file") {
 		t.Fatalf("a domain without disk and console: got %v, want the error that names what is missing", err)
