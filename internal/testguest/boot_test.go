@@ -30,8 +30,8 @@ func TestIntegrationBoot(t *testing.T) {
 	userData := "#cloud-config\n# marker " + name + "\n"
 	d := Domain{
 		Name:    name,
-		Disk:    Overlay(t, dir),
-		Seed:    SeedImage(t, dir, Seed{MetaData: MetaData("i-"+name, name), UserData: userData, NetworkConfig: "version: 2\n"}),
+		Disk:    Overlay(t, filepath.Join(dir, name+".qcow2")),
+		Seed:    SeedImage(t, filepath.Join(dir, name+"-seed.img"), Seed{MetaData: MetaData("i-"+name, name), UserData: userData, NetworkConfig: "version: 2\n"}),
 		SeedBus: "sata", // the provider's default cdrom bus: the guest's ahci driver must find it
 		Console: filepath.Join(dir, "console.log"),
 	}

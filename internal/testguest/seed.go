@@ -1,12 +1,14 @@
 package testguest
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // SeedLabel is the NoCloud volume label the guest looks for.
@@ -76,19 +78,21 @@ func WriteSeed(path string, s Seed) error {
 	return nil
 }
 
-// SeedImage is WriteSeed into dir/seed.img for a test, failing it with the
-// fix when the tools are missing.
-func SeedImage(t testing.TB, dir string, s Seed) string {
+// SeedImage is WriteSeed for a test: it returns path, or fails the test
+// with the fix when the tools are missing.
+func SeedImage(t testing.TB, path string, s Seed) string {
 	t.Helper()
-	path := filepath.Join(dir, "seed.img")
 	if err := WriteSeed(path, s); err != nil {
 		t.Fatalf("%v; %s", err, FixHint)
 	}
 	return path
 }
 
+// run runs a quick local tool; a minute is far more than it needs.
 func run(name string, args ...string) error {
-	out, err := exec.Command(name, args...).CombinedOutput()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, name, args...).CombinedOutput()
 	if err != nil {
 		return fmt.Errorf("%s: %w: %s", name, err, strings.TrimSpace(string(out)))
 	}

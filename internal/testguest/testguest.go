@@ -9,6 +9,7 @@ package testguest
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -17,6 +18,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 // Script is the builder, relative to the module root.
@@ -50,8 +52,11 @@ func build() (string, error) {
 	if err != nil {
 		return "", err
 	}
+	// A cold build installs packages and downloads a kernel: minutes at worst.
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
+	defer cancel()
 	var stdout, stderr bytes.Buffer
-	cmd := exec.Command("bash", filepath.Join(root, Script))
+	cmd := exec.CommandContext(ctx, "bash", filepath.Join(root, Script))
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {
 		return "", fmt.Errorf("testguest: %s failed: %w: %s; %s", Script, err, strings.TrimSpace(stderr.String()), FixHint)
@@ -81,16 +86,18 @@ func moduleRoot() (string, error) {
 	}
 }
 
-// Overlay makes a qcow2 overlay of the image in dir (qemu-img, from
-// qemu-utils) and returns its path, so a test's guest writes to its own file.
-func Overlay(t testing.TB, dir string) string {
+// Overlay makes a qcow2 overlay of the image at path (qemu-img, from
+// qemu-utils) and returns path, so each guest writes to its own file. Name
+// it *.qcow2: Domain picks the disk format by that suffix.
+func Overlay(t testing.TB, path string) string {
 	t.Helper()
 	base := Image(t)
-	path := filepath.Join(dir, "guest.qcow2")
-	out, err := exec.Command("qemu-img", "create", "-q", "-f", "qcow2", "-F", "raw", "-b", base, path).CombinedOutput()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, "qemu-img", "create", "-q", "-f", "qcow2", "-F", "raw", "-b", base, path).CombinedOutput()
 	if err != nil {
-		t.Fatalf("testguest: qemu-img create of an overlay of %s in %s: %v: %s (qemu-img comes with qemu-utils; scripts/testenv.sh installs it)",
-			base, dir, err, strings.TrimSpace(string(out)))
+		t.Fatalf("testguest: qemu-img create of an overlay of %s at %s: %v: %s (qemu-img comes with qemu-utils; scripts/testenv.sh installs it)",
+			base, path, err, strings.TrimSpace(string(out)))
 	}
 	return path
 }
