@@ -15,6 +15,7 @@
 # Runs as root (it installs packages). The kernel package is only downloaded
 # and unpacked, never installed, so the host's /boot stays as it is.
 set -euo pipefail
+trap 'echo "scripts/testguest.sh: line $LINENO failed (exit $?); fix the cause above and run it again" >&2' ERR
 
 fail() { echo "scripts/testguest.sh: $*" >&2; exit 1; }
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -61,7 +62,8 @@ kernel_dep() {
 }
 
 install_tools
-read -r kname kver < <(kernel_package)
+kpkg=$(kernel_package)
+read -r kname kver <<<"$kpkg"
 key=$( { cat "$0"; echo "$kname $kver"; for p in "${tools[@]}"; do echo "$p $(version "$p")"; done; } |
   sha256sum | cut -c1-16)
 out="$cache/$key/disk.raw"
@@ -78,11 +80,14 @@ trap 'rm -rf "$work"' EXIT
 
 # The kernel: downloaded (kept in the cache beside the images) and unpacked.
 mkdir -p "$cache/debs"
-deb=$(ls "$cache/debs/${kname}_"*"_amd64.deb" 2>/dev/null | grep -F "_${kver/:/%3a}_" || true)
+cached_deb() { ls "$cache/debs/${kname}_"*"_amd64.deb" 2>/dev/null | grep -F "_${kver/:/%3a}_" || true; }
+deb=$(cached_deb)
 if [ -z "$deb" ]; then
+  rm -f "$cache/debs/"linux-image-*.deb # older kernels: the images built from them stay
   (cd "$cache/debs" && apt-get download -qq -o APT::Sandbox::User=root "$kname=$kver") >"$work/apt.log" 2>&1 ||
     { cat "$work/apt.log" >&2; fail "downloading $kname $kver failed; run apt-get update and try again"; }
-  deb=$(ls "$cache/debs/${kname}_"*"_amd64.deb" | tail -1)
+  deb=$(cached_deb)
+  [ -n "$deb" ] || fail "apt-get download of $kname=$kver left no .deb in $cache/debs"
 fi
 dpkg-deb -x "$deb" "$work/kernel"
 krel=$(ls "$work/kernel/lib/modules")
@@ -94,7 +99,6 @@ depmod -b "$work/kernel" "$krel"
 tree="$work/tree"
 mkdir -p "$tree"/{bin,sbin,dev,proc,sys,tmp,run,mnt/seed,etc/acpi/PWRF,lib/modules/"$krel"}
 cp /bin/busybox "$tree/bin/busybox"
-mknod -m 600 "$tree/dev/console" c 5 1
 for m in $modules; do
   modprobe -d "$work/kernel" -S "$krel" --show-depends "$m" | awk '$1=="insmod" {print $2}'
 done | sort -u | while read -r ko; do
@@ -118,6 +122,9 @@ cat >"$tree/init" <<'INIT'
 /bin/busybox --install -s /bin
 export PATH=/bin:/sbin
 mount -t devtmpfs devtmpfs /dev
+# The tree has no /dev/console (making one needs root), so the kernel
+# started us without a console: take it now that devtmpfs has one.
+exec </dev/console >/dev/console 2>&1
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 echo 1 >/proc/sys/kernel/printk
@@ -239,4 +246,6 @@ mcopy -i "$work/disk.raw" "$work/syslinux.cfg" "$work/vmlinuz" "$work/initrd.gz"
 mkdir -p "$cache/$key"
 printf 'kernel %s %s (%s)\nsize %s MiB\n' "$kname" "$kver" "$krel" "$size" >"$cache/$key/README"
 mv "$work/disk.raw" "$out"
+# Images of older recipes, unused for a day, go.
+find "$cache" -mindepth 1 -maxdepth 1 -type d -name '????????????????' ! -name "$key" -mtime +1 -exec rm -rf {} +
 echo "$out"
