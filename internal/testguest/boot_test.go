@@ -26,7 +26,7 @@ const bootTimeout = 3 * time.Minute
 func TestIntegrationBoot(t *testing.T) {
 	l := libvirttest.Connect(t, libvirttest.QemuURI)
 	dir := t.TempDir()
-	name := "guest-" + randomSuffix(t)
+	name := "testguest-" + randomSuffix(t) // test:///default and qemu:///system are shared: a prefix of our own
 	userData := "#cloud-config\n# marker " + name + "\n"
 	d := Domain{
 		Name:    name,

@@ -93,8 +93,8 @@ func TestDomainXML(t *testing.T) {
 			t.Errorf("%s: got %q, want %q", what, c[0], c[1])
 		}
 	}
-	if dev.Disks[1].ReadOnly == nil || dom.Features.ACPI == nil || dom.Memory.Value != 256 {
-		t.Errorf("seed read-only %v, ACPI %v, memory %d: want a read-only seed, ACPI on and 256 MiB", dev.Disks[1].ReadOnly != nil, dom.Features.ACPI != nil, dom.Memory.Value)
+	if dev.Disks[1].ReadOnly == nil || dom.Features.ACPI == nil || dom.Memory.Value != 128 {
+		t.Errorf("seed read-only %v, ACPI %v, memory %d: want a read-only seed, ACPI on and 128 MiB", dev.Disks[1].ReadOnly != nil, dom.Features.ACPI != nil, dom.Memory.Value)
 	}
 	scsi, err := Domain{Name: "guest-s", Disk: "/d/raw.img", Seed: "/d/seed.img", SeedBus: "scsi", Console: "/d/c"}.XML()
 	if err != nil {
