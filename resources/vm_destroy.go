@@ -87,12 +87,11 @@ func removeDomain(ctx context.Context, conn *hypervisor.Conn, name string, grace
 	return "", nil
 }
 
-// restoreRow revives the row destroy soft-deleted, with the configuration
-// it recorded, once the domain could not be removed, so the store again
-// says what the host has. It runs even when the delete's timeout expired.
+// restoreRow undeletes the row destroy soft-deleted, exactly as it was,
+// once the domain could not be removed, so the store again says what the
+// host has. It runs even when the delete's timeout expired.
 func (r *vmResource) restoreRow(ctx context.Context, prev store.VM, found bool) string {
-	switch {
-	case !found:
+	if !found {
 		return "The store had no live row for this VM and is unchanged."
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), vmCleanupTimeout)

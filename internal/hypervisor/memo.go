@@ -3,6 +3,7 @@ package hypervisor
 import (
 	"bytes"
 	"encoding/xml"
+	"errors"
 	"io"
 	"strings"
 	"sync"
@@ -89,7 +90,7 @@ func defineShape(doc string) string {
 	for {
 		off := d.InputOffset()
 		tok, err := d.RawToken()
-		if err == io.EOF && depth == 0 {
+		if errors.Is(err, io.EOF) && depth == 0 {
 			break
 		}
 		if err != nil {

@@ -1,7 +1,6 @@
 package store
 
 import (
-	"fmt"
 	"testing"
 )
 
@@ -15,7 +14,7 @@ func TestRowRefString(t *testing.T) {
 		{rowRef{table: "vmsync_vm_status", id: -1, host: "h", vm: "v"}, `vmsync_vm_status row (host "h", vm "v")`},
 		{rowRef{table: "vmsync_host_status", id: -1, host: "h", hostOnly: true}, `vmsync_host_status row (host "h")`},
 	} {
-		if got := fmt.Sprintf("%s", c.r); got != c.want {
+		if got := c.r.String(); got != c.want {
 			t.Errorf("got %s, want %s", got, c.want)
 		}
 	}

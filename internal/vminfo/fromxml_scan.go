@@ -171,7 +171,7 @@ func attr(attrs, name string) (val string, found, ok bool) {
 		v, _ := x.quoted()
 		_, local, prefixed := strings.Cut(n, ":")
 		switch {
-		case n != name && !(prefixed && local == name):
+		case n != name && (!prefixed || local != name):
 			continue
 		case found || prefixed || strings.IndexByte(v, '&') >= 0:
 			return "", false, false
