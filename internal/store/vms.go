@@ -75,6 +75,17 @@ func (tx *Tx) GetVM(hostID, name string) (VM, error) {
 	return vms[0], nil
 }
 
+// FindVM returns the row for (hostID, name), live or soft-deleted (the
+// unique index allows one of either); found is false when there is none.
+func (tx *Tx) FindVM(hostID, name string) (vm VM, found bool, err error) {
+	vms, err := tx.listVMs(fmt.Sprintf("find vm %q on host %q", name, hostID),
+		"WHERE v.name = ? AND v.host_id = ?", name, hostID)
+	if err != nil || len(vms) == 0 {
+		return VM{}, false, err
+	}
+	return vms[0], true, nil
+}
+
 // ListVMs returns the live rows of a host, ordered by name.
 func (tx *Tx) ListVMs(hostID string) ([]VM, error) {
 	return tx.listVMs(fmt.Sprintf("list vms of host %q", hostID),

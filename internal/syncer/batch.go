@@ -78,9 +78,6 @@ type batch struct {
 	recorder
 	out  *batchOutcome
 	mode batchMode
-	// withDeleted holds the host's rows, soft-deleted included, read once
-	// and only when a present domain has no live row.
-	withDeleted map[string]store.VM
 }
 
 func (b *batch) apply(o observe.Observation) error {
@@ -133,17 +130,12 @@ func (b *batch) noRow(o observe.Observation) error {
 
 // discovered records a present domain with no live row (insert or revive).
 func (b *batch) discovered(o observe.Observation) error {
-	if b.withDeleted == nil {
-		rows, err := b.tx.ListVMsWithDeleted(b.hostID)
-		if err != nil {
-			return err
-		}
-		b.withDeleted = make(map[string]store.VM, len(rows))
-		for _, r := range rows {
-			b.withDeleted[r.Name] = r
-		}
+	// One indexed lookup, not the host's whole listing: the write lock is
+	// held meanwhile, and event batches are small.
+	row, ok, err := b.tx.FindVM(b.hostID, o.Name)
+	if err != nil {
+		return err
 	}
-	row, ok := b.withDeleted[o.Name]
 	ins, rev := b.res.Inserted, b.res.Revived
 	res, err := b.present(o, row, ok)
 	if err != nil {
