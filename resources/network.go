@@ -133,22 +133,8 @@ func (r *networkResource) Configure(_ context.Context, req resource.ConfigureReq
 	r.data = providerdata.From(req.ProviderData, &resp.Diagnostics)
 }
 
-// begin starts each CRUD step: the model from the plan or state (get), the
-// log fields, and the host connection, nil after a diagnostic.
-func (r *networkResource) begin(ctx context.Context, get func(context.Context, any) diag.Diagnostics, diags *diag.Diagnostics) (context.Context, networkModel, *hypervisor.Conn) {
-	var m networkModel
-	if !providerdata.Configured(r.data, diags) {
-		return ctx, m, nil
-	}
-	if diags.Append(get(ctx, &m)...); diags.HasError() {
-		return ctx, m, nil
-	}
-	ctx = m.logFields(ctx)
-	return ctx, m, r.data.Conn(ctx, m.HostID.ValueString(), diags)
-}
-
 func (r *networkResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
-	ctx, plan, conn := r.begin(ctx, req.Plan.Get, &resp.Diagnostics)
+	ctx, plan, conn := begin[networkModel](ctx, r.data, req.Plan.Get, &resp.Diagnostics)
 	if conn == nil {
 		return
 	}
@@ -165,7 +151,7 @@ func (r *networkResource) Create(ctx context.Context, req resource.CreateRequest
 }
 
 func (r *networkResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
-	ctx, state, conn := r.begin(ctx, req.State.Get, &resp.Diagnostics)
+	ctx, state, conn := begin[networkModel](ctx, r.data, req.State.Get, &resp.Diagnostics)
 	if conn == nil {
 		return
 	}
@@ -179,7 +165,7 @@ func (r *networkResource) Read(ctx context.Context, req resource.ReadRequest, re
 }
 
 func (r *networkResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
-	ctx, plan, conn := r.begin(ctx, req.Plan.Get, &resp.Diagnostics)
+	ctx, plan, conn := begin[networkModel](ctx, r.data, req.Plan.Get, &resp.Diagnostics)
 	if conn == nil {
 		return
 	}
@@ -194,7 +180,7 @@ func (r *networkResource) Update(ctx context.Context, req resource.UpdateRequest
 }
 
 func (r *networkResource) Delete(ctx context.Context, req resource.DeleteRequest, resp *resource.DeleteResponse) {
-	ctx, state, conn := r.begin(ctx, req.State.Get, &resp.Diagnostics)
+	ctx, state, conn := begin[networkModel](ctx, r.data, req.State.Get, &resp.Diagnostics)
 	if conn == nil {
 		return
 	}

@@ -44,6 +44,8 @@ func (m *networkModel) logFields(ctx context.Context) context.Context {
 	return tflog.SetField(ctx, "network", m.Name.ValueString())
 }
 
+func (m *networkModel) hostID() string { return m.HostID.ValueString() }
+
 func (m *networkModel) importID() string { return m.HostID.ValueString() + "/" + m.Name.ValueString() }
 
 // known reports whether every value netcfg needs is known (a value from

@@ -136,23 +136,8 @@ func (r *poolResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRe
 	}
 }
 
-// begin starts each CRUD: the model from the plan or state (get), the log
-// fields, and the connection to its host, nil after a diagnostic.
-func (r *poolResource) begin(ctx context.Context, get func(context.Context, any) diag.Diagnostics, diags *diag.Diagnostics) (context.Context, poolModel, *hypervisor.Conn) {
-	var m poolModel
-	if !providerdata.Configured(r.data, diags) {
-		return ctx, m, nil
-	}
-	if diags.Append(get(ctx, &m)...); diags.HasError() {
-		return ctx, m, nil
-	}
-	ctx = tflog.SetField(ctx, "host", m.HostID.ValueString())
-	ctx = tflog.SetField(ctx, "pool", m.Name.ValueString())
-	return ctx, m, r.data.Conn(ctx, m.HostID.ValueString(), diags)
-}
-
 func (r *poolResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
-	ctx, plan, conn := r.begin(ctx, req.Plan.Get, &resp.Diagnostics)
+	ctx, plan, conn := begin[poolModel](ctx, r.data, req.Plan.Get, &resp.Diagnostics)
 	if conn == nil {
 		return
 	}
@@ -184,7 +169,7 @@ func createPoolDiag(plan poolModel, err error) diag.Diagnostic {
 }
 
 func (r *poolResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
-	ctx, state, conn := r.begin(ctx, req.State.Get, &resp.Diagnostics)
+	ctx, state, conn := begin[poolModel](ctx, r.data, req.State.Get, &resp.Diagnostics)
 	if conn == nil {
 		return
 	}
@@ -216,7 +201,7 @@ func (r *poolResource) Read(ctx context.Context, req resource.ReadRequest, resp 
 // Update changes what libvirt changes in place: autostart, and starting a
 // pool found stopped (see keepStarted). Everything else replaces the pool.
 func (r *poolResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
-	ctx, plan, conn := r.begin(ctx, req.Plan.Get, &resp.Diagnostics)
+	ctx, plan, conn := begin[poolModel](ctx, r.data, req.Plan.Get, &resp.Diagnostics)
 	if conn == nil {
 		return
 	}
@@ -249,7 +234,7 @@ func (r *poolResource) Update(ctx context.Context, req resource.UpdateRequest, r
 }
 
 func (r *poolResource) Delete(ctx context.Context, req resource.DeleteRequest, resp *resource.DeleteResponse) {
-	ctx, state, conn := r.begin(ctx, req.State.Get, &resp.Diagnostics)
+	ctx, state, conn := begin[poolModel](ctx, r.data, req.State.Get, &resp.Diagnostics)
 	if conn == nil {
 		return
 	}
@@ -320,6 +305,13 @@ type poolIdentity struct {
 }
 
 func (m *poolModel) identity() poolIdentity { return poolIdentity{HostID: m.HostID, Name: m.Name} }
+
+func (m *poolModel) logFields(ctx context.Context) context.Context {
+	ctx = tflog.SetField(ctx, "host", m.HostID.ValueString())
+	return tflog.SetField(ctx, "pool", m.Name.ValueString())
+}
+
+func (m *poolModel) hostID() string { return m.HostID.ValueString() }
 
 func (m *poolModel) importID() string { return m.HostID.ValueString() + "/" + m.Name.ValueString() }
 

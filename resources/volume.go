@@ -165,23 +165,8 @@ func (r *volumeResource) ModifyPlan(ctx context.Context, req resource.ModifyPlan
 	resp.Diagnostics.Append(resp.Plan.Set(ctx, &plan)...)
 }
 
-// begin starts Create, Read and Delete: the model from the plan or state
-// (get), the log fields, and the connection to its host, nil after a
-// diagnostic.
-func (r *volumeResource) begin(ctx context.Context, get func(context.Context, any) diag.Diagnostics, diags *diag.Diagnostics) (context.Context, volumeModel, *hypervisor.Conn) {
-	var m volumeModel
-	if !providerdata.Configured(r.data, diags) {
-		return ctx, m, nil
-	}
-	if diags.Append(get(ctx, &m)...); diags.HasError() {
-		return ctx, m, nil
-	}
-	ctx = m.logFields(ctx)
-	return ctx, m, r.data.Conn(ctx, m.HostID.ValueString(), diags)
-}
-
 func (r *volumeResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
-	ctx, plan, conn := r.begin(ctx, req.Plan.Get, &resp.Diagnostics)
+	ctx, plan, conn := begin[volumeModel](ctx, r.data, req.Plan.Get, &resp.Diagnostics)
 	if conn == nil {
 		return
 	}
@@ -231,7 +216,7 @@ func createVolumeDiag(plan volumeModel, err error) diag.Diagnostic {
 }
 
 func (r *volumeResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
-	ctx, state, conn := r.begin(ctx, req.State.Get, &resp.Diagnostics)
+	ctx, state, conn := begin[volumeModel](ctx, r.data, req.State.Get, &resp.Diagnostics)
 	if conn == nil {
 		return
 	}
@@ -272,7 +257,7 @@ func (r *volumeResource) Update(ctx context.Context, req resource.UpdateRequest,
 }
 
 func (r *volumeResource) Delete(ctx context.Context, req resource.DeleteRequest, resp *resource.DeleteResponse) {
-	ctx, state, conn := r.begin(ctx, req.State.Get, &resp.Diagnostics)
+	ctx, state, conn := begin[volumeModel](ctx, r.data, req.State.Get, &resp.Diagnostics)
 	if conn == nil {
 		return
 	}
@@ -335,6 +320,8 @@ func (m *volumeModel) logFields(ctx context.Context) context.Context {
 
 // spec is what the pool is asked to create; an unknown capacity (taken from
 // the base volume) is left to libvirt.
+func (m *volumeModel) hostID() string { return m.HostID.ValueString() }
+
 func (m *volumeModel) spec() hypervisor.VolumeSpec {
 	spec := hypervisor.VolumeSpec{
 		Pool: m.Pool.ValueString(), Name: m.Name.ValueString(), Format: m.Format.ValueString(),

@@ -31,11 +31,9 @@ func Classify(hostID string, row *store.VM, o Observation) Result {
 	switch {
 	case o.Err != nil:
 		r.Verdict, r.Err = DomainUnreadable, o.Err
-	case o.Gone && row == nil:
-		// Neither a row nor a domain: nothing exists to report. Callers
-		// that ask by name (events) see it as missing without a row.
-		r.Verdict = Missing
 	case o.Gone:
+		// Without a row too (an event for a name nobody recorded) it is
+		// reported as missing with a nil Row.
 		r.Verdict = Missing
 	case row == nil:
 		r.Verdict = NoRecord

@@ -100,10 +100,7 @@ func (rd Reader) Names(ctx context.Context, src Source, names []string) ([]Obser
 	if snap, ok := src.(Snapshotter); ok {
 		return rd.namesBySnapshot(ctx, snap, names)
 	}
-	doms := make([]hypervisor.Domain, len(names))
-	for i, n := range names {
-		doms[i] = hypervisor.Domain{Name: n}
-	}
+	doms := named(names)
 	return rd.read(ctx, src, doms, func(ctx context.Context, d hypervisor.Domain) (hypervisor.Domain, *vminfo.Runtime, error) {
 		d, err := src.LookupDomain(ctx, d.Name)
 		return d, nil, err
@@ -123,10 +120,7 @@ func (rd Reader) namesBulk(ctx context.Context, src Source, names []string) ([]O
 	for _, d := range all {
 		byName[d.Name] = d
 	}
-	doms := make([]hypervisor.Domain, len(names))
-	for i, n := range names {
-		doms[i] = hypervisor.Domain{Name: n}
-	}
+	doms := named(names)
 	return rd.read(ctx, src, doms, func(_ context.Context, d hypervisor.Domain) (hypervisor.Domain, *vminfo.Runtime, error) {
 		found, ok := byName[d.Name]
 		if !ok {
@@ -155,6 +149,15 @@ func (rd Reader) namesBySnapshot(ctx context.Context, src Snapshotter, names []s
 		}
 		return o.parsed(snap.Domain, snap.InactiveXML, active, snap.Runtime), nil
 	})
+}
+
+// named is the domains to look up by name.
+func named(names []string) []hypervisor.Domain {
+	doms := make([]hypervisor.Domain, len(names))
+	for i, n := range names {
+		doms[i] = hypervisor.Domain{Name: n}
+	}
+	return doms
 }
 
 func bulkRuntimes(ctx context.Context, src Source) (map[string]vminfo.Runtime, error) {

@@ -37,34 +37,17 @@ func (tx *Tx) UpsertVM(hostID, name string, cfg vminfo.VMInfo) (VM, error) {
 // InsertVMIfAbsent is the sync service's write on discovery: it never
 // overwrites the recorded configuration of a live row (that row is returned
 // unchanged), but inserts a new row or revives a soft-deleted one with cfg,
-// writing config_json and our vmsync_recorded row together.
+// writing config_json and our vmsync_recorded row together. A sync acting
+// on a listing older than the row checks VM.ChangedSince first.
 func (tx *Tx) InsertVMIfAbsent(hostID, name string, cfg vminfo.VMInfo) (inserted, revived bool, vm VM, err error) {
-	return tx.insertIfAbsent(fmt.Sprintf("insert vm %q on host %q", name, hostID), hostID, name, cfg, time.Time{})
-}
-
-// InsertVMIfAbsentUnchangedSince is InsertVMIfAbsent for a write that acts
-// on a libvirt listing taken at listedAt: a soft-deleted row written after
-// listedAt (see ChangedSince: typically the provider deleted the VM while
-// the sync was reading libvirt) is not revived. It is returned as it is,
-// DeletedAt set, with inserted and revived false. listedAt must be set.
-func (tx *Tx) InsertVMIfAbsentUnchangedSince(hostID, name string, cfg vminfo.VMInfo, listedAt time.Time) (inserted, revived bool, vm VM, err error) {
-	op := fmt.Sprintf("insert vm %q on host %q listed at %s", name, hostID, FormatTime(listedAt))
-	if err := tx.needListedAt(op, listedAt); err != nil {
-		return false, false, VM{}, err
-	}
-	return tx.insertIfAbsent(op, hostID, name, cfg, listedAt)
-}
-
-// insertIfAbsent: a zero listedAt means no stale-listing guard.
-func (tx *Tx) insertIfAbsent(op, hostID, name string, cfg vminfo.VMInfo, listedAt time.Time) (inserted, revived bool, vm VM, err error) {
-	w, err := tx.prepareVMWrite(op, hostID, name, cfg)
+	w, err := tx.prepareVMWrite(fmt.Sprintf("insert vm %q on host %q", name, hostID), hostID, name, cfg)
 	switch {
 	case err != nil:
 		return false, false, VM{}, err
 	case !w.found:
 		vm, err = tx.insertVM(w)
 		return err == nil, false, vm, err
-	case w.cur.DeletedAt == nil, !listedAt.IsZero() && w.cur.ChangedSince(listedAt):
+	case w.cur.DeletedAt == nil:
 		return false, false, w.cur, nil
 	}
 	vm, err = tx.recordVM(w)
@@ -102,30 +85,6 @@ func (tx *Tx) UndeleteVM(prev VM) (bool, error) {
 	return tx.changes() > 0, nil
 }
 
-// SoftDeleteVMIfUnchangedSince is SoftDeleteVM for a sync acting on a
-// libvirt listing taken at listedAt: a row written after listedAt (see
-// ChangedSince: typically the provider created or updated the VM while the
-// sync was reading libvirt) is left alone and reported as (false, nil).
-// No live row gives an error wrapping ErrNotFound; listedAt must be set.
-func (tx *Tx) SoftDeleteVMIfUnchangedSince(hostID, name string, listedAt time.Time) (deleted bool, err error) {
-	op := fmt.Sprintf("delete vm %q on host %q listed at %s", name, hostID, FormatTime(listedAt))
-	if err := tx.needListedAt(op, listedAt); err != nil {
-		return false, err
-	}
-	if err := tx.usable(op, true); err != nil {
-		return false, err
-	}
-	cur, err := tx.GetVM(hostID, name)
-	if err != nil || cur.ChangedSince(listedAt) {
-		return false, err
-	}
-	err = tx.exec(op, "UPDATE virtual_machines SET deleted_at = ? WHERE id = ?", FormatTime(time.Now()), cur.ID)
-	if err != nil {
-		return false, err
-	}
-	return true, tx.DeleteVMStatus(hostID, name)
-}
-
 // ChangedSince reports whether the row was written at or after t: any of
 // created_at, updated_at, deleted_at or our recorded_at is not before t.
 // The same instant counts as changed, since a listing taken then may or may
@@ -136,13 +95,6 @@ func (vm VM) ChangedSince(t time.Time) bool {
 	after := func(at time.Time) bool { return !at.IsZero() && !at.Before(t) }
 	return after(vm.CreatedAt) || after(vm.UpdatedAt) || after(vm.RecordedAt) ||
 		(vm.DeletedAt != nil && after(*vm.DeletedAt))
-}
-
-func (tx *Tx) needListedAt(op string, listedAt time.Time) error {
-	if listedAt.IsZero() {
-		return tx.s.errf("%s: listedAt is zero: this is a bug in the caller, which must pass the time it took the libvirt listing", op)
-	}
-	return nil
 }
 
 // prepareVMWrite validates and encodes cfg and finds the current row for

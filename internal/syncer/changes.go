@@ -15,12 +15,6 @@ type changeFeed interface {
 	CheckFile() error
 }
 
-// newChangeFeed returns the feed of st and what closes it (the store owns
-// its connection, so nothing).
-func newChangeFeed(st *store.Store) (changeFeed, func() error, error) {
-	return st, func() error { return nil }, nil
-}
-
 // fileLost reports a store file deleted or replaced under the engine.
 func fileLost(err error) bool {
 	return errors.Is(err, store.ErrFileGone) || errors.Is(err, store.ErrFileReplaced)

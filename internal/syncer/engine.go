@@ -183,7 +183,7 @@ func (e *Engine) Open() error {
 	}
 	if err := e.reconcileHosts(ctx); err != nil {
 		cancel()
-		return errors.Join(err, e.watch.close())
+		return err
 	}
 	e.cancel, e.done = cancel, make(chan struct{})
 	go e.watchHosts(ctx)
@@ -233,7 +233,6 @@ func (e *Engine) Close(ctx context.Context) error {
 // and the hosts table (on a change, and every HostPollInterval anyway).
 func (e *Engine) watchHosts(ctx context.Context) {
 	defer close(e.done)
-	defer func() { _ = e.watch.close() }()
 	defer e.stopAll()
 	tick := time.NewTicker(min(e.StorePollInterval, e.HostPollInterval))
 	defer tick.Stop()

@@ -2,7 +2,6 @@ package syncer
 
 import (
 	"context"
-	"errors"
 	"time"
 
 	"github.com/virtumancer/terraform-provider-virtumancer/internal/observe"
@@ -18,20 +17,15 @@ import (
 // the counter too; their rows are already known, so the diff is empty.
 type storeWatch struct {
 	feed    changeFeed
-	close   func() error
 	version int64
 }
 
 func (e *Engine) openWatch(ctx context.Context) error {
-	feed, closeFeed, err := newChangeFeed(e.Store)
+	v, err := e.Store.DataVersion(ctx)
 	if err != nil {
 		return err
 	}
-	v, err := feed.DataVersion(ctx)
-	if err != nil {
-		return errors.Join(err, closeFeed())
-	}
-	e.watch = &storeWatch{feed: feed, close: closeFeed, version: v}
+	e.watch = &storeWatch{feed: e.Store, version: v}
 	return nil
 }
 
