@@ -138,7 +138,10 @@ on_exit() {
 trap on_exit EXIT
 
 echo "== init (working copy: $work)"
-tf init -upgrade >"$state/init.log" 2>&1 || { cat "$state/init.log" >&2; fail "init failed (log: $state/init.log)"; }
+# A new build of the same version (0.0.0-dev) has a new checksum, which the
+# lock file of an earlier run refuses even with -upgrade: start without it.
+rm -f "$work/.terraform.lock.hcl"
+tf init >"$state/init.log" 2>&1 || { cat "$state/init.log" >&2; fail "init failed (log: $state/init.log)"; }
 grep -o 'Installed virtumancer/virtumancer v[^ ]*' "$state/init.log" || grep -o 'Using previously-installed virtumancer/virtumancer v[^ ]*' "$state/init.log" || true
 
 echo "== apply: prefix $prefix, network $cidr, store $VIRTUMANCER_DATABASE"
