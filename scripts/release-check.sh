@@ -11,6 +11,9 @@
 set -euo pipefail
 fail() { echo "scripts/release-check.sh: $*" >&2; exit 1; }
 root=$(cd "$(dirname "$0")/.." && pwd)
+for tool in gpg unzip; do
+  command -v "$tool" >/dev/null || fail "$tool is missing: apt-get install $tool (scripts/testenv.sh installs it)"
+done
 cd "$root"
 scratch=$(mktemp -d)
 trap 'rm -rf "$scratch"' EXIT
