@@ -214,7 +214,7 @@ func vmDiskBlock() schema.ListNestedBlock {
 		NestedObject: schema.NestedBlockObject{
 			Attributes: map[string]schema.Attribute{
 				"pool": schema.StringAttribute{
-					Optional: true, Description: "Storage pool of `volume`.",
+					Optional: true, Description: "Storage pool of `volume` (on the `test:///default` driver: `default-pool`, not `default`).",
 					Validators: []validator.String{validate.NonEmpty(),
 						stringvalidator.AlsoRequires(path.MatchRelative().AtParent().AtName("volume"))},
 				},
