@@ -102,5 +102,3 @@ func consolePoolOf(disks []vmDiskModel) *types.String {
 	}
 	return nil
 }
-
-
