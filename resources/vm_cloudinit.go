@@ -77,9 +77,11 @@ func vmCloudInitBlock() schema.SingleNestedBlock {
 				Description: "The `network-config` file (network config version 1 or 2). Unset: the seed has none and " +
 					"cloud-init uses its fallback (DHCP on the first interface). " + limit,
 			},
+			// Required in effect (validateCloudInit): the framework would
+			// demand a Required attribute of an absent block too.
 			"pool": schema.StringAttribute{
-				Required: true,
-				Description: "Storage pool of the seed volume (e.g. a `virtumancer_pool`'s name). It also holds " +
+				Optional: true,
+				Description: "Required. Storage pool of the seed volume (e.g. a `virtumancer_pool`'s name). It also holds " +
 					"`console_log` when the VM is created.",
 				Validators: []validator.String{validate.NonEmpty()},
 			},
@@ -174,6 +176,10 @@ func validateCloudInit(ctx context.Context, req resource.ValidateConfigRequest, 
 		return
 	}
 	at := path.Root("cloud_init")
+	if c.Pool.IsNull() {
+		diags.AddAttributeError(at.AtName("pool"), "Missing cloud_init.pool",
+			"cloud_init needs pool: the storage pool the seed volume goes to (e.g. a virtumancer_pool's name).")
+	}
 	for _, p := range cloudinit.Problems(c.seed()) {
 		diags.AddAttributeError(at.AtName(p.Field), "Invalid cloud_init."+p.Field, "cloud_init."+p.Field+" "+p.Msg+".")
 	}
