@@ -143,7 +143,7 @@ func TestAccVM_cloudInit(t *testing.T) {
 				Check: resource.ComposeTestCheckFunc(
 					g.checkSeedVolume(seedName, "first-"+g.name),
 					g.checkRow(g.name, func(vm store.VM) error {
-						return recordsDigestOnly("first-"+g.name)(vm.Config)
+						return recordsDigestOnly("first-" + g.name)(vm.Config)
 					}),
 				),
 			},
