@@ -19,6 +19,7 @@ import (
 	"github.com/virtumancer/terraform-provider-virtumancer/internal/acctest"
 	"github.com/virtumancer/terraform-provider-virtumancer/internal/cloudinit"
 	"github.com/virtumancer/terraform-provider-virtumancer/internal/store"
+	"github.com/virtumancer/terraform-provider-virtumancer/internal/storetest"
 	"github.com/virtumancer/terraform-provider-virtumancer/internal/testguest"
 	"github.com/virtumancer/terraform-provider-virtumancer/internal/vminfo"
 )
@@ -322,4 +323,71 @@ func removePool(e *vmEnv, name, dir string) {
 	_ = e.lv.StoragePoolDestroy(p)
 	_ = e.lv.StoragePoolUndefine(p)
 	_ = os.RemoveAll(dir)
+}
+
+// TestAccVM_cloudInitBadInput: mistakes in the block are plan-time errors
+// on the attribute (user_data over 1 MiB, meta_data that is not a mapping,
+// no pool, a disk on the seed's target); a pool the host lacks and a host
+// that cannot take uploads (the test driver) fail the apply before the
+// domain is defined. Nothing is left: no domain, row, seed or console log.
+func TestAccVM_cloudInitBadInput(t *testing.T) {
+	acctest.PreCheck(t)
+	e := newVMEnv(t, acctest.TestURI)
+	name := "ci-" + e.name()
+	t.Cleanup(func() { e.removeDomain(name) })
+	st := storetest.Open(t, e.db)
+	if err := st.PutHost(storetest.Ctx(t), store.Host{ID: "h", URI: acctest.TestURI}); err != nil {
+		t.Fatal(err)
+	}
+	before := storetest.Snapshot(t, e.db)
+	big := t.TempDir() + "/user-data"
+	if err := os.WriteFile(big, []byte("#cloud-config\n"+strings.Repeat("#", cloudinit.MaxPartBytes)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	vm := func(disk, block string) string {
+		return acctest.ProviderConfig(e.db) + fmt.Sprintf(`
+resource "virtumancer_vm" "t" {
+  host_id = "h"
+  name    = %q
+  memory  = 64
+  vcpu    = 1
+  running = false
+%s
+  cloud_init {
+%s  }
+}
+`, name, disk, block)
+	}
+	const pathDisk = "  disk {\n    path = \"/var/lib/ci-none.img\"\n  }\n"
+	// The CLI wraps messages: a space in want matches any white space.
+	step := func(config, want string) resource.TestStep {
+		return resource.TestStep{Config: config, ExpectError: regexp.MustCompile(strings.ReplaceAll(want, " ", `\s+`))}
+	}
+	seedGone := func(*terraform.State) error {
+		for _, v := range []string{name + "-cidata.iso", name + "-console.log"} {
+			if ok, err := volumeExists(acctest.TestURI, "default-pool", v); err != nil || ok {
+				return fmt.Errorf("volume %s left in default-pool (err %v)", v, err)
+			}
+		}
+		return nil
+	}
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: acctest.ProtoV6ProviderFactories,
+		Steps: []resource.TestStep{
+			step(vm("", fmt.Sprintf("    user_data = file(%q)\n    pool = \"default-pool\"\n", big)),
+				`(?s)Invalid cloud_init.user_data.*is 1048590 bytes, over the limit of 1048576 bytes \(1 MiB\) by 14`),
+			step(vm("", "    meta_data = \"instance-id x\\n\"\n    pool = \"default-pool\"\n"),
+				`(?s)Invalid cloud_init.meta_data.*line 1 is not "key: value"`),
+			step(vm("", "    meta_data = \"local-hostname: x\\n\"\n    pool = \"default-pool\"\n"),
+				`(?s)Invalid cloud_init.meta_data.*has no instance-id`),
+			step(vm("", "    user_data = \"#cloud-config\\n\"\n"), `(?s)Missing cloud_init.pool.*storage pool the seed volume goes to`),
+			step(vm("  disk {\n    path   = \"/a.img\"\n    bus    = \"scsi\"\n    target = \"sdg\"\n  }\n", "    pool = \"default-pool\"\n"),
+				`(?s)Disk target reserved for the seed.*"sdg" is the cloud_init seed's cdrom`),
+			step(vm(pathDisk, "    user_data = \"#cloud-config\\n\"\n    pool = \"ci-no-such-pool\"\n"),
+				`(?s)Storage pool not found.*cloud_init.pool "ci-no-such-pool".*Nothing was created`),
+			step(vm(pathDisk, "    user_data = \"#cloud-config\\n\"\n    pool = \"default-pool\"\n"),
+				`(?s)Unable to write the cloud-init seed.*cannot upload volumes.*partly written volume was deleted`),
+			{Config: acctest.ProviderConfig(e.db), Check: resource.ComposeTestCheckFunc(e.unchanged(before, name), seedGone)},
+		},
+	})
 }
