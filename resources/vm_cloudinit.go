@@ -59,7 +59,8 @@ func vmCloudInitBlock() schema.SingleNestedBlock {
 			"the domain next starts, and with the default meta_data cloud-init then treats that boot as a new instance. Adding " +
 			"or removing the block, or changing `pool`, changes the definition, so a running VM is restarted. Removing the " +
 			"block detaches and deletes the seed. The plan says which of these a change does. An imported VM's seed is not " +
-			"read back: the first apply after import rewrites it.",
+			"read back: the first apply after import rewrites it. The test driver (`test:///default`) cannot upload " +
+			"volumes, so the seed needs a qemu host.",
 		Attributes: map[string]schema.Attribute{
 			"user_data": schema.StringAttribute{
 				Optional: true, Sensitive: true,
@@ -69,8 +70,8 @@ func vmCloudInitBlock() schema.SingleNestedBlock {
 			"meta_data": schema.StringAttribute{
 				Optional: true,
 				Description: "The `meta-data` file (YAML or JSON, with an `instance-id`). Defaults to `instance-id: " +
-					"<uuid>-<digest>` (the domain UUID and the first " + fmt.Sprint(cloudinit.ShortDigestLen) + " hex digits of " +
-					"the seed's SHA-256, so a changed seed is a new instance) and `local-hostname: <name>`. " + limit,
+					"<uuid>-<digest>` (the domain UUID and " + fmt.Sprint(cloudinit.ShortDigestLen) + " hex digits of the SHA-256 " +
+					"of user_data and network_config, so a changed seed is a new instance) and `local-hostname: <name>`. " + limit,
 			},
 			"network_config": schema.StringAttribute{
 				Optional: true,
