@@ -121,7 +121,7 @@ func TestAccVM_cloudInit(t *testing.T) {
 					return fmt.Errorf("domain %s still defined", g.name)
 				}
 				if _, err := os.Stat(logPath); !os.IsNotExist(err) {
-					return fmt.Errorf("console log %s left behind (stat: %v)", logPath, err)
+					return fmt.Errorf("console log %s left behind (stat: %w)", logPath, err)
 				}
 				return nil
 			},
@@ -195,7 +195,7 @@ func TestAccVM_cloudInit(t *testing.T) {
 					}
 					raw, err := os.ReadFile(logPath)
 					if err != nil || !strings.Contains(string(raw), "first-"+g.name) {
-						return fmt.Errorf("the console log lost the first boot (err %v)", err)
+						return fmt.Errorf("the console log lost the first boot (err %w)", err)
 					}
 					if want := instanceID(s.RootModule().Resources[vmRes].Primary.Attributes["uuid"], "second-"+g.name); c.InstanceID != want {
 						return fmt.Errorf("instance-id %s after the restart, want the new seed's %s", c.InstanceID, want)
@@ -366,7 +366,7 @@ resource "virtumancer_vm" "t" {
 	seedGone := func(*terraform.State) error {
 		for _, v := range []string{name + "-cidata.iso", name + "-console.log"} {
 			if ok, err := volumeExists(acctest.TestURI, "default-pool", v); err != nil || ok {
-				return fmt.Errorf("volume %s left in default-pool (err %v)", v, err)
+				return fmt.Errorf("volume %s left in default-pool (err %w)", v, err)
 			}
 		}
 		return nil
