@@ -180,7 +180,7 @@ func removeGuestFiles(ctx context.Context, conn *hypervisor.Conn, state vmModel,
 		}
 	}
 	if p := state.ConsoleLog.ValueString(); p != "" {
-		if _, err := conn.DeleteVolumeAt(ctx, p); err != nil {
+		if _, err := conn.DeleteVolumeAt(ctx, p, consoleRotations); err != nil {
 			failed = append(failed, fmt.Sprintf("the console log %s (%v)", p, err))
 		}
 	}

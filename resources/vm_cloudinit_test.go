@@ -120,8 +120,10 @@ func TestAccVM_cloudInit(t *testing.T) {
 				if g.domainExists(g.name) {
 					return fmt.Errorf("domain %s still defined", g.name)
 				}
-				if _, err := os.Stat(logPath); !os.IsNotExist(err) {
-					return fmt.Errorf("console log %s left behind (stat: %w)", logPath, err)
+				for _, p := range []string{logPath, logPath + ".0"} {
+					if _, err := os.Stat(p); !os.IsNotExist(err) {
+						return fmt.Errorf("console log %s left behind (stat: %w)", p, err)
+					}
 				}
 				return nil
 			},
@@ -223,7 +225,11 @@ func TestAccVM_cloudInit(t *testing.T) {
 						return nil
 					})),
 				},
-				Check: checkVolumeGone(acctest.QemuURI, g.pool, seedName),
+				Check: resource.ComposeTestCheckFunc(
+					checkVolumeGone(acctest.QemuURI, g.pool, seedName),
+					// A copy as virtlogd rotates a full log: destroy deletes it too.
+					func(*terraform.State) error { return os.WriteFile(logPath+".0", []byte("old boot\n"), 0o600) },
+				),
 			},
 		},
 	})

@@ -20,6 +20,10 @@ import (
 
 const consoleSuffix = "-console.log"
 
+// consoleRotations is how many rotated copies of a console log destroy
+// looks for (virtlogd keeps max_backups of them beside it, 3 by default).
+const consoleRotations = 10
+
 // consoleVolumeName is the console log volume of the VM called vm.
 func consoleVolumeName(vm string) string { return vm + consoleSuffix }
 
@@ -29,8 +33,9 @@ func vmConsoleLogAttribute() schema.StringAttribute {
 		Description: "Host path of the file that receives the guest's serial console (ttyS0), so a failed boot can be " +
 			"read without a VNC client (`virsh vol-download`, or `cat` on the host). It is the volume `<name>" + consoleSuffix +
 			"` (raw) of `cloud_init.pool`, else of the pool of the first `disk` that is a volume, chosen when the VM is " +
-			"created and kept for its life. QEMU appends to it, so it keeps the output of earlier boots; destroy deletes " +
-			"it. Null when the VM has no pool to put it in (no cloud_init and disks by path only): the console is then a pty " +
+			"created and kept for its life. It is appended to, so it keeps the output of earlier boots; virtlogd, which " +
+			"writes it for QEMU, moves a log grown past its max_size (2 MiB by default) to `<path>.0` and so on. Destroy " +
+			"deletes the log and those copies. Null when the VM has no pool to put it in (no cloud_init and disks by path only): the console is then a pty " +
 			"for `virsh console`, which does not attach to a console logged to a file.",
 		PlanModifiers: []planmodifier.String{stringplanmodifier.UseStateForUnknown()},
 	}
