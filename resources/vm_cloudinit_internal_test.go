@@ -45,6 +45,16 @@ func ciVM(running bool, userData, metaData, pool string) vmModel {
 	return m
 }
 
+// imported is a VM with a seed as an import leaves it: no block in state,
+// the seed cdrom in the recorded configuration.
+func imported() vmModel {
+	m := ciVM(true, "", "", "")
+	rec := vminfo.VMInfo{Name: "web", Disks: []vminfo.Disk{{Device: "cdrom", Bus: seedBus, Target: seedTarget, Pool: "p", Volume: "web-cidata.iso"}}}
+	raw, _ := rec.Marshal()
+	m.ConfigJSON = types.StringValue(string(raw))
+	return m
+}
+
 // modifyPlan runs the resource's ModifyPlan from prior to planned (whose
 // configuration is the plan itself) and returns its diagnostics.
 func modifyPlan(t *testing.T, prior, planned vmModel) diag.Diagnostics {
@@ -85,6 +95,8 @@ func TestModifyPlanWarnsOnCloudInitChange(t *testing.T) {
 			[]string{`deletes the volume "web-cidata.iso" from pool "p"`, "stopped"}, []string{"restarted"}, 1},
 		{"pool changes", ciVM(true, ud1, "", "p"), ciVM(true, ud1, "", "q"), "cloud_init seed moves on vm web",
 			[]string{`in pool "q"`, `the one in pool "p"`, "restarted"}, nil, 1},
+		{"taken over after import", imported(), ciVM(true, ud1, "", "p"), "cloud_init taken over on vm web",
+			[]string{`already attaches the seed volume "web-cidata.iso" of pool "p"`, "not restarted"}, []string{"is restarted"}, 1},
 		{"unchanged", ciVM(true, ud1, "", "p"), ciVM(false, ud1, "", "p"), "", nil, nil, 0},
 		{"no block", ciVM(true, "", "", ""), ciVM(false, "", "", ""), "", nil, nil, 0},
 	}
@@ -186,11 +198,7 @@ func TestSeedDiskAndPools(t *testing.T) {
 	if got := seedPools(m); len(got) != 1 || got[0] != "p" {
 		t.Errorf("seedPools with the block = %v", got)
 	}
-	imported := ciVM(true, "", "", "")
-	rec := vminfo.VMInfo{Name: "web", Disks: []vminfo.Disk{user, {Device: "cdrom", Pool: "q", Volume: "web-cidata.iso"}}}
-	raw, _ := rec.Marshal()
-	imported.ConfigJSON = types.StringValue(string(raw))
-	if got := seedPools(imported); len(got) != 1 || got[0] != "q" {
+	if got := seedPools(imported()); len(got) != 1 || got[0] != "p" {
 		t.Errorf("seedPools after import = %v", got)
 	}
 	if d := m.seedDigest(); len(d) != 64 || d == ciVM(true, "#cloud-config\n# other\n", "", "p").seedDigest() {

@@ -7,6 +7,8 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/resource"
 	"github.com/hashicorp/terraform-plugin-framework/types"
+
+	"github.com/virtumancer/terraform-provider-virtumancer/internal/vminfo"
 )
 
 // planGuestFiles is ModifyPlan's part for the files the provider makes for
@@ -29,17 +31,42 @@ func planGuestFiles(ctx context.Context, req resource.ModifyPlanRequest, resp *r
 		return // the common case: no seed before or after
 	}
 	var prior, planned types.Object
-	var name types.String
+	var name, recorded types.String
 	var running types.Bool
 	diags.Append(req.State.GetAttribute(ctx, path.Root("cloud_init"), &prior)...)
 	diags.Append(req.Plan.GetAttribute(ctx, path.Root("cloud_init"), &planned)...)
 	diags.Append(req.Plan.GetAttribute(ctx, path.Root("name"), &name)...)
 	diags.Append(req.Plan.GetAttribute(ctx, path.Root("running"), &running)...)
+	diags.Append(req.State.GetAttribute(ctx, path.Root("config_json"), &recorded)...)
 	if diags.HasError() || prior.Equal(planned) {
 		return
 	}
-	summary, detail := seedChangeWarning(name.ValueString(), cloudInitOf(prior), cloudInitOf(planned), running.ValueBool())
+	was, now := cloudInitOf(prior), cloudInitOf(planned)
+	if was == nil && now != nil && attachesSeed(recorded, name.ValueString(), now.Pool) {
+		diags.AddAttributeWarning(path.Root("cloud_init"), "cloud_init taken over on vm "+name.ValueString(),
+			fmt.Sprintf("The domain already attaches the seed volume %q of pool %q (an imported VM): apply rewrites it "+
+				"from this block, and the definition stays as it is, so the VM is not restarted. If the block says what the "+
+				"VM was created with, the seed and its instance-id stay the same.",
+				seedVolumeName(name.ValueString()), now.Pool.ValueString()))
+		return
+	}
+	summary, detail := seedChangeWarning(name.ValueString(), was, now, running.ValueBool())
 	diags.AddAttributeWarning(path.Root("cloud_init"), summary, detail)
+}
+
+// attachesSeed tells whether the recorded configuration (config_json)
+// attaches the VM's seed volume of pool.
+func attachesSeed(recorded types.String, vm string, pool types.String) bool {
+	rec, err := vminfo.Parse([]byte(recorded.ValueString()))
+	if err != nil {
+		return false
+	}
+	for _, d := range rec.Disks {
+		if isSeedDisk(d, vm) && d.Pool == pool.ValueString() {
+			return true
+		}
+	}
+	return false
 }
 
 // seedChangeWarning says what apply does to the guest when cloud_init

@@ -39,13 +39,15 @@ func newCIGuest(t *testing.T) *ciGuest {
 	return &ciGuest{vmEnv: e, name: name, pool: name, dir: "/var/lib/virtumancer-test/" + name, image: testguest.Image(t)}
 }
 
-// config is the pool, the volumes and the VM; vm is the body of its
-// cloud_init block ("" for none) and extra more VM attributes.
+// config is the pool, the volumes and the VM; cloudInit is the body of
+// its cloud_init block ("" for none).
 func (g *ciGuest) config(running bool, memory int, cloudInit string) string {
-	block := ""
-	if cloudInit != "" {
-		block = "\n  cloud_init {\n" + cloudInit + "    pool = virtumancer_pool.p.name\n  }\n"
-	}
+	return g.storage() + g.vm(running, memory, cloudInit)
+}
+
+// storage is the host, the pool, the guest image as a base volume and the
+// VM's overlay on it.
+func (g *ciGuest) storage() string {
 	return g.hostHCL() + fmt.Sprintf(`
 resource "virtumancer_pool" "p" {
   host_id = virtumancer_host.h.id
@@ -67,23 +69,31 @@ resource "virtumancer_volume" "root" {
   name        = "%[3]s-root.qcow2"
   base_volume = virtumancer_volume.base.name
 }
+`, g.pool, g.dir, g.name, g.image)
+}
 
+func (g *ciGuest) vm(running bool, memory int, cloudInit string) string {
+	block := ""
+	if cloudInit != "" {
+		block = "\n  cloud_init {\n" + cloudInit + "    pool = virtumancer_pool.p.name\n  }\n"
+	}
+	return fmt.Sprintf(`
 resource "virtumancer_vm" "t" {
   host_id          = virtumancer_host.h.id
-  name             = %[3]q
+  name             = %[1]q
   domain_type      = "qemu"
-  memory           = %[5]d
+  memory           = %[2]d
   vcpu             = 1
   graphics         = "none"
-  running          = %[6]t
+  running          = %[3]t
   shutdown_timeout = "2s"
 
   disk {
     pool   = virtumancer_volume.root.pool
     volume = virtumancer_volume.root.name
   }
-%[7]s}
-`, g.pool, g.dir, g.name, g.image, memory, running, block)
+%[4]s}
+`, g.name, memory, running, block)
 }
 
 // userDataText is the user_data a test marks with marker; userData is it
@@ -112,6 +122,7 @@ func TestAccVM_cloudInit(t *testing.T) {
 	seedName, logPath := g.name+"-cidata.iso", g.dir+"/"+g.name+"-console.log"
 	sameUUID := statecheck.CompareValue(compare.ValuesSame())
 	sameDomainID := statecheck.CompareValue(compare.ValuesSame())
+	sameAfterRestart := statecheck.CompareValue(compare.ValuesSame())
 
 	resource.Test(t, resource.TestCase{
 		ProtoV6ProviderFactories: acctest.ProtoV6ProviderFactories,
@@ -186,7 +197,8 @@ func TestAccVM_cloudInit(t *testing.T) {
 			{
 				// A change that restarts the VM: the guest reads the new seed
 				// as a new instance, and the log keeps the first boot.
-				Config: g.config(true, 144, userData("second-"+g.name)),
+				Config:            g.config(true, 144, userData("second-"+g.name)),
+				ConfigStateChecks: []statecheck.StateCheck{sameAfterRestart.AddStateValue(vmRes, attr("domain_id"))},
 				Check: func(s *terraform.State) error {
 					c := testguest.WaitConsole(t, logPath, 3*time.Minute, "the end of the second boot", func(testguest.Console) bool {
 						raw, _ := os.ReadFile(logPath)
@@ -209,6 +221,26 @@ func TestAccVM_cloudInit(t *testing.T) {
 				ResourceName: vmRes, ImportState: true, ImportStateVerify: true,
 				// An import cannot read the seed back, nor the provider's own settings.
 				ImportStateVerifyIgnore: []string{"cloud_init", "shutdown_timeout"},
+			},
+			{
+				// Forget the VM without destroying it, to import it for real.
+				Config: g.storage() + "\nremoved {\n  from = virtumancer_vm.t\n  lifecycle {\n    destroy = false\n  }\n}\n",
+				Check:  func(*terraform.State) error { return g.checkDomain() },
+			},
+			{
+				// Imported, the block is new to state: apply rewrites the seed
+				// the domain already attaches, without a restart.
+				Config: g.config(true, 144, userData("second-"+g.name)) +
+					fmt.Sprintf("\nimport {\n  to = %s\n  id = %q\n}\n", vmRes, g.hostID+"/"+g.name),
+				ConfigPlanChecks: resource.ConfigPlanChecks{
+					PreApply:             []plancheck.PlanCheck{plancheck.ExpectResourceAction(vmRes, plancheck.ResourceActionUpdate)},
+					PostApplyPostRefresh: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()},
+				},
+				ConfigStateChecks: []statecheck.StateCheck{
+					expect("config_json", configJSON(recordsDigestOnly("second-"+g.name))),
+					sameAfterRestart.AddStateValue(vmRes, attr("domain_id")),
+				},
+				Check: g.checkSeedVolume(seedName, "second-"+g.name),
 			},
 			{
 				// Without the block: the seed is detached and deleted.
@@ -297,6 +329,14 @@ func (g *ciGuest) checkBoot(logPath, marker string) resource.TestCheckFunc {
 		}
 		return nil
 	}
+}
+
+// checkDomain fails unless the VM's domain is still defined.
+func (g *ciGuest) checkDomain() error {
+	if !g.domainExists(g.name) {
+		return fmt.Errorf("domain %s is gone", g.name)
+	}
+	return nil
 }
 
 // addAgentChannel gives the domain the guest agent's channel, behind
