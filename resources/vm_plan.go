@@ -17,7 +17,7 @@ import (
 // ValidateConfig catches combinations libvirt would only refuse at apply time.
 func (r *vmResource) ValidateConfig(ctx context.Context, req resource.ValidateConfigRequest, resp *resource.ValidateConfigResponse) {
 	validateCloudInit(ctx, req, &resp.Diagnostics)
-	// Only the disk blocks are checked here: read just them, not the whole
+	// The rest checks only the disk blocks: read just them, not the whole
 	// configuration (this runs for every VM on every plan).
 	if rawLen(req.Config.Raw, "disk") <= 0 {
 		return
