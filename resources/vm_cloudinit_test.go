@@ -290,6 +290,7 @@ func (g *ciGuest) checkSeedVolume(name, marker string) resource.TestCheckFunc {
 		if !strings.Contains(string(img), marker) || !strings.Contains(string(img), "CD001") {
 			return fmt.Errorf("seed volume %s (%d bytes) is not an ISO with the user_data %q", name, len(img), marker)
 		}
+		g.t.Logf("seed volume %s: %d bytes", name, len(img))
 		var dom libvirtxml.Domain
 		if err := dom.Unmarshal(g.inactiveXML(g.name)); err != nil {
 			return err
@@ -320,6 +321,7 @@ func (g *ciGuest) checkBoot(logPath, marker string) resource.TestCheckFunc {
 		if want := instanceID(s.RootModule().Resources[vmRes].Primary.Attributes["uuid"], marker); c.InstanceID != want {
 			return fmt.Errorf("instance-id %q, want %s (the uuid and the seed's short digest)", c.InstanceID, want)
 		}
+		g.t.Logf("guest ready after %s of uptime; seed on %s, instance-id %s", c.ReadyAfter, c.SeedDevice, c.InstanceID)
 		host, err := testguest.AgentHostName(g.lv, g.domain(g.name), 2*time.Minute)
 		if err != nil {
 			return err
