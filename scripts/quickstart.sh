@@ -154,6 +154,12 @@ echo "applied in $((SECONDS - t)) s"
 echo "== the guests' addresses (DHCP leases)"
 "$cli" -chdir="$work" output -no-color ip_addresses
 
+echo "== what each guest says on its serial console (console_log): the hostname cloud-init gave it"
+for log in $("$cli" -chdir="$work" output -json console_logs | grep -o '"/[^"]*"' | tr -d '"'); do
+  [ -r "$log" ] || continue
+  echo "$(basename "$log"): $(grep -a -m1 -o 'testguest: hostname=.*' "$log" | tr -d '\r' || echo 'no hostname line yet')"
+done
+
 echo "== second plan: must be empty"
 set +e
 tf plan -detailed-exitcode -compact-warnings >"$state/plan.log" 2>&1

@@ -1,7 +1,8 @@
 # Quickstart: the local libvirtd as a Virtumancer host and a small lab on it
 # (examples/modules/guest-lab): a NAT network, a directory pool, the tiny test
 # guest uploaded as a base volume, and two VMs booting from qcow2 overlays of
-# it, each waiting for its DHCP lease. `make quickstart` applies it from a
+# it, configured by cloud-init (hostname = VM name), each waiting for its DHCP
+# lease. `make quickstart` applies it from a
 # copy outside the source tree, prints the guests' IPs, shows that a second
 # plan is empty, and destroys it (QUICKSTART_KEEP=1 keeps it).
 terraform {
@@ -72,4 +73,8 @@ output "host" {
 
 output "ip_addresses" {
   value = module.lab.ip_addresses
+}
+
+output "console_logs" {
+  value = module.lab.console_logs
 }

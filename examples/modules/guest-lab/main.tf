@@ -72,12 +72,12 @@ resource "virtumancer_vm" "guest" {
     network = virtumancer_network.lab.name
   }
 
-  # CLOUD-INIT: after merging branch `cloudinit`, add here
-  #   cloud_init {
-  #     pool      = virtumancer_pool.lab.name
-  #     user_data = var.user_data   (a new sensitive input, default a small #cloud-config)
-  #   }
-  # (meta_data defaults to instance-id and local-hostname = the VM name).
+  # A NoCloud seed per guest: meta_data defaults to instance-id (the domain
+  # UUID and a digest of the seed) and local-hostname (the VM name).
+  cloud_init {
+    pool      = virtumancer_pool.lab.name
+    user_data = var.user_data
+  }
 
   wait_for_ip {
     source  = "lease"

@@ -17,3 +17,8 @@ output "pool" {
   description = "Name and host path of the lab's pool."
   value       = { name = virtumancer_pool.lab.name, path = virtumancer_pool.lab.path }
 }
+
+output "console_logs" {
+  description = "Host path of each guest's serial console log (a volume in the lab's pool), by guest name."
+  value       = { for name, vm in virtumancer_vm.guest : name => vm.console_log }
+}

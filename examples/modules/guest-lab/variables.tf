@@ -77,3 +77,14 @@ variable "shutdown_timeout" {
   type        = string
   default     = "30s"
 }
+
+variable "user_data" {
+  description = "cloud-init user-data for every guest (a #cloud-config document or a script). Sensitive: never in plan output or the store, which records only a digest of the seed."
+  type        = string
+  sensitive   = true
+  default     = <<-EOT
+    #cloud-config
+    # Written by the guest-lab module; the tiny test guest prints what it received on its console.
+    packages: []
+  EOT
+}
