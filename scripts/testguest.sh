@@ -203,9 +203,10 @@ else
   say "no agent channel"
 fi
 # acpid runs /etc/acpi/PWRF/00000080 on the power button (virsh shutdown),
-# read from the button driver's evdev device. It forks before it opens its
-# log and that device, and dies if either fails, so its exit status says
-# nothing: the pid file it writes once both are open does.
+# read from the button driver's evdev device. It forks first, then dies if
+# its log cannot be made (the default is under /var/log, which this tree
+# lacks) or no device opens, so its exit status says nothing: the pid file,
+# written once all is open, does.
 acpid -c /etc/acpi -l /run/acpid.log -p /run/acpid.pid
 for _ in $(seq 1 25); do [ -s /run/acpid.pid ] && break; sleep 0.2; done
 if [ -s /run/acpid.pid ] && kill -0 "$(cat /run/acpid.pid)" 2>/dev/null; then
