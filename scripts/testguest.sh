@@ -132,6 +132,21 @@ echo 1 >/proc/sys/kernel/printk
 say() { echo "testguest: $*"; }
 say "init started (kernel $(uname -r), uptime $(cut -d" " -f1 /proc/uptime) s)"
 for m in $(cat /etc/modules); do modprobe "$m" || say "modprobe $m failed"; done
+# acpid starts first: a power button pressed before it runs is lost, and a
+# destroy right after the lease (what wait_for_ip waits for) would then wait
+# out shutdown_timeout.
+# acpid runs /etc/acpi/PWRF/00000080 on the power button (virsh shutdown),
+# read from the button driver's evdev device. It forks first, then dies if
+# its log cannot be made (the default is under /var/log, which this tree
+# lacks) or no device opens, so its exit status says nothing: the pid file,
+# written once all is open, does.
+acpid -c /etc/acpi -l /run/acpid.log -p /run/acpid.pid
+for _ in $(seq 1 25); do [ -s /run/acpid.pid ] && break; sleep 0.2; done
+if [ -s /run/acpid.pid ] && kill -0 "$(cat /run/acpid.pid)" 2>/dev/null; then
+  say "acpid started (input: $(cat /sys/class/input/event*/device/name 2>/dev/null | tr '\n' ',' | sed 's/,$//'))"
+else
+  say "acpid failed: $(tr '\n' ' ' </run/acpid.log 2>/dev/null)"
+fi
 
 # find_seed mounts the NoCloud seed on /mnt/seed: by label first, then by
 # probing every block device for a meta-data file (devices appear late).
@@ -201,18 +216,6 @@ if [ -n "$port" ]; then
   qemu-ga -m virtio-serial -p "$port" -t /run -f /run/qemu-ga.pid -d && say "agent started on $port"
 else
   say "no agent channel"
-fi
-# acpid runs /etc/acpi/PWRF/00000080 on the power button (virsh shutdown),
-# read from the button driver's evdev device. It forks first, then dies if
-# its log cannot be made (the default is under /var/log, which this tree
-# lacks) or no device opens, so its exit status says nothing: the pid file,
-# written once all is open, does.
-acpid -c /etc/acpi -l /run/acpid.log -p /run/acpid.pid
-for _ in $(seq 1 25); do [ -s /run/acpid.pid ] && break; sleep 0.2; done
-if [ -s /run/acpid.pid ] && kill -0 "$(cat /run/acpid.pid)" 2>/dev/null; then
-  say "acpid started (input: $(cat /sys/class/input/event*/device/name 2>/dev/null | tr '\n' ',' | sed 's/,$//'))"
-else
-  say "acpid failed: $(tr '\n' ' ' </run/acpid.log 2>/dev/null)"
 fi
 say "ready (uptime $(cut -d" " -f1 /proc/uptime) s)"
 while :; do sleep 3600; done

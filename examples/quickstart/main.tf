@@ -59,9 +59,6 @@ module "lab" {
   pool_path  = coalesce(var.pool_path, "/var/lib/libvirt/pools/${var.prefix}")
   base_image = var.base_image
   guests     = ["one", "two"]
-  # The tiny guest does not power off on the ACPI power button (seen with
-  # virsh shutdown), so destroy forces it off after this instead of 30 s.
-  shutdown_timeout = "2s"
 }
 
 output "host" {
