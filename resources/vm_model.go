@@ -313,6 +313,7 @@ func (m vmModel) spec(ctx context.Context) (vminfo.Spec, diag.Diagnostics) {
 		MemoryKiB:  uint64(m.Memory.ValueInt64()) * vmMiB,
 		Vcpu:       uint(m.Vcpu.ValueInt64()),
 		Graphics:   m.Graphics.ValueString(),
+		GuestAgent: m.wantsAgent(ctx),
 	}
 	if !m.MaxMemory.IsUnknown() {
 		s.MaxMemoryKiB = uint64(m.MaxMemory.ValueInt64()) * vmMiB

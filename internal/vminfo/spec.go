@@ -64,6 +64,9 @@ type Spec struct {
 	Interfaces   []Interface
 	Arch         string // empty: DefaultArch
 	Machine      string // empty: libvirt picks the machine type
+	// GuestAgent adds the virtio channel qemu-guest-agent talks through
+	// (AgentChannel), so libvirt can ask the guest for its addresses.
+	GuestAgent bool
 }
 
 var (
