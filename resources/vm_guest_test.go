@@ -129,6 +129,12 @@ func nic(mac string) string {
 	return fmt.Sprintf("  network_interface {\n    network = virtumancer_network.n.name\n    mac     = %q\n  }\n", mac)
 }
 
+// quickStop: without the agent, destroy's ACPI request reaches a guest
+// that has just got its lease before its /init starts acpid (it does
+// after looking for the agent's port), so it is lost and only the forced
+// stop after shutdown_timeout ends the guest.
+const quickStop = "  shutdown_timeout = \"5s\"\n"
+
 func waitFor(source, timeout string) string {
 	return fmt.Sprintf("  wait_for_ip {\n    source  = %q\n    timeout = %q\n  }\n", source, timeout)
 }
@@ -245,17 +251,19 @@ var rfc3339 = regexp.MustCompile(`^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$`)
 
 // TestAccVMGuest_lease: the guest takes a DHCP lease; ip_addresses is that
 // lease (as libvirt and the network data source list it), the domain has no
-// agent channel it did not ask for, the next plan is empty, and destroy
-// leaves nothing behind.
+// agent channel it did not ask for, and the next plan is empty. Switching
+// to the agent restarts the VM for the channel and finds the same address.
+// Destroy leaves nothing behind.
 func TestAccVMGuest_lease(t *testing.T) {
 	acctest.PreCheck(t)
 	e := newGuestEnv(t, 42)
 	ipRe := regexp.MustCompile(`^10\.77\.42\.([1-9]\d?|100)$`)
+	sameIP, otherBoot := statecheck.CompareValue(compare.ValuesSame()), statecheck.CompareValue(compare.ValuesDiffer())
 	resource.Test(t, resource.TestCase{
 		ProtoV6ProviderFactories: acctest.ProtoV6ProviderFactories,
 		CheckDestroy:             e.guestDestroyed(),
 		Steps: []resource.TestStep{{
-			Config: e.hcl("", nic("")+waitFor("lease", "3m")),
+			Config: e.hcl("", quickStop+nic("")+waitFor("lease", "3m")),
 			ConfigPlanChecks: resource.ConfigPlanChecks{
 				PostApplyPostRefresh: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()},
 			},
@@ -273,8 +281,26 @@ func TestAccVMGuest_lease(t *testing.T) {
 				statecheck.ExpectKnownValue(guestData, tfjsonpath.New("dhcp").AtMapKey("start"), knownvalue.StringExact(e.addr(10))),
 				statecheck.CompareValuePairs(guestNet, tfjsonpath.New("uuid"), guestData, tfjsonpath.New("uuid"), compare.ValuesSame()),
 				statecheck.CompareValuePairs(guestNet, tfjsonpath.New("bridge"), guestData, tfjsonpath.New("bridge"), compare.ValuesSame()),
+				sameIP.AddStateValue(vmRes, tfjsonpath.New("ip_addresses")),
+				otherBoot.AddStateValue(vmRes, tfjsonpath.New("domain_id")),
 			},
 			Check: resource.ComposeTestCheckFunc(e.ipsAreLease(""), e.hasAgentChannel(false)),
+		}, {
+			// Waiting on the agent now: the running domain has no
+			// virtio-serial controller to plug the channel into, so the
+			// update restarts it (the plan warns); the agent then reports
+			// the same lease.
+			Config: e.hcl("", quickStop+nic("")+waitFor("agent", "3m")),
+			ConfigPlanChecks: resource.ConfigPlanChecks{
+				PreApply:             []plancheck.PlanCheck{plancheck.ExpectResourceAction(vmRes, plancheck.ResourceActionUpdate)},
+				PostApplyPostRefresh: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()},
+			},
+			ConfigStateChecks: []statecheck.StateCheck{
+				sameIP.AddStateValue(vmRes, tfjsonpath.New("ip_addresses")),
+				otherBoot.AddStateValue(vmRes, tfjsonpath.New("domain_id")),
+				expect("pending_restart", knownvalue.Bool(false)),
+			},
+			Check: resource.ComposeTestCheckFunc(e.ipsAreLease(""), e.hasAgentChannel(true)),
 		}},
 	})
 }
@@ -331,7 +357,7 @@ func TestAccVMGuest_staticLease(t *testing.T) {
 	mac := "52:54:00:77:44:10"
 	fixed := dhcpHost(mac, e.addr(50), "fixed")
 	later := dhcpHost("52:54:00:77:44:11", e.addr(51), "later")
-	vm := nic(mac) + waitFor("lease", "3m")
+	vm := quickStop + nic(mac) + waitFor("lease", "3m")
 	sameNet, sameDomain := statecheck.CompareValue(compare.ValuesSame()), statecheck.CompareValue(compare.ValuesSame())
 	resource.Test(t, resource.TestCase{
 		ProtoV6ProviderFactories: acctest.ProtoV6ProviderFactories,

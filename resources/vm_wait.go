@@ -5,12 +5,15 @@ import (
 	"fmt"
 	"net/netip"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/hashicorp/terraform-plugin-framework/attr"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
+	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/types"
+	"github.com/hashicorp/terraform-plugin-go/tftypes"
 	"github.com/hashicorp/terraform-plugin-log/tflog"
 	"libvirt.org/go/libvirtxml"
 
@@ -171,20 +174,48 @@ func mergeAgentChannel(cur, want *libvirtxml.DomainDeviceList) bool {
 	return true
 }
 
-// ensureAgentLive plugs the agent channel into a running domain that was
-// started without it (wait_for_ip changed to the agent on a running VM),
-// so the agent answers without a restart.
-func ensureAgentLive(ctx context.Context, conn *hypervisor.Conn, dom hypervisor.Domain) error {
+// agentLive tells whether the domain's live definition (the persistent
+// one when it is off) has the agent channel, and whether it can take one
+// live: only a domain that has a virtio-serial controller can, as QEMU
+// cannot hot-plug the controller itself.
+func agentLive(ctx context.Context, conn *hypervisor.Conn, dom hypervisor.Domain) (has, pluggable bool, err error) {
 	doc, err := conn.DomainXML(ctx, dom, false)
 	if err != nil {
-		return err
+		return false, false, err
 	}
 	var x libvirtxml.Domain
 	if err := x.Unmarshal(doc); err != nil {
-		return fmt.Errorf("parse the live definition of domain %q: %w", dom.Name, err)
+		return false, false, fmt.Errorf("parse the live definition of domain %q: %w", dom.Name, err)
 	}
-	if vminfo.HasAgentChannel(x.Devices) {
-		return nil
+	if x.Devices == nil {
+		return false, false, nil
+	}
+	for _, c := range x.Devices.Controllers {
+		pluggable = pluggable || c.Type == "virtio-serial"
+	}
+	return vminfo.HasAgentChannel(x.Devices), pluggable, nil
+}
+
+// agentNeedsRestart tells an update whether the running domain must
+// restart to get the agent channel the plan asks for.
+func agentNeedsRestart(ctx context.Context, conn *hypervisor.Conn, dom hypervisor.Domain, plan vmModel) (bool, error) {
+	if !plan.wantsAgent(ctx) {
+		return false, nil
+	}
+	has, pluggable, err := agentLive(ctx, conn, dom)
+	return !has && !pluggable, err
+}
+
+// ensureAgentLive plugs the agent channel into a running domain started
+// without it that can take it live (wait_for_ip changed to the agent), so
+// the agent answers without a restart; Update restarts the others.
+func ensureAgentLive(ctx context.Context, conn *hypervisor.Conn, dom hypervisor.Domain) error {
+	has, pluggable, err := agentLive(ctx, conn, dom)
+	if err != nil || has {
+		return err
+	}
+	if !pluggable {
+		return fmt.Errorf("domain %q runs without the guest agent's channel and cannot take one live (this is a bug in the provider: the update should have restarted it)", dom.Name)
 	}
 	ch := vminfo.AgentChannelXML()
 	dev, err := ch.Marshal()
@@ -193,4 +224,50 @@ func ensureAgentLive(ctx context.Context, conn *hypervisor.Conn, dom hypervisor.
 	}
 	tflog.Info(ctx, "plugging the guest agent channel into the running domain")
 	return conn.AttachLive(ctx, dom, dev)
+}
+
+// warnAgentRestart is the plan's warning before an update restarts a
+// running VM for the agent channel (wait_for_ip changed to the agent). It
+// decodes nothing unless wait_for_ip changes, as ModifyPlan runs for every
+// VM on every plan.
+func (r *vmResource) warnAgentRestart(ctx context.Context, state, plan tftypes.Value, diags *diag.Diagnostics) {
+	was, _ := rawAttr(state, "wait_for_ip")
+	now, ok := rawAttr(plan, "wait_for_ip")
+	if !ok || was.Equal(now) || rawString(now, "source") != vmAgentSource || rawString(was, "source") == vmAgentSource ||
+		!rawBool(state, "running") || !rawBool(plan, "running") || r.data == nil {
+		return
+	}
+	hostID, name := rawString(state, "host_id"), rawString(state, "name")
+	conn, _, err := r.data.HostConn(ctx, hostID)
+	if err != nil {
+		return // the refresh already said why
+	}
+	dom, err := conn.LookupDomain(ctx, name)
+	if err != nil {
+		return
+	}
+	if has, pluggable, err := agentLive(ctx, conn, dom); err == nil && !has && !pluggable {
+		diags.AddAttributeWarning(path.Root("wait_for_ip").AtName("source"), "VM "+strconv.Quote(name)+" will be restarted",
+			fmt.Sprintf("wait_for_ip.source = %q needs the guest agent's channel (%s), which running domain %q on host %q can only get "+
+				"at a restart (it has no virtio-serial controller, and QEMU cannot plug one live). The apply restarts it.",
+				vmAgentSource, vminfo.AgentChannel, name, hostID))
+	}
+}
+
+func rawString(v tftypes.Value, name string) string {
+	a, ok := rawAttr(v, name)
+	var s string
+	if !ok || a.IsNull() || !a.IsKnown() || a.As(&s) != nil {
+		return ""
+	}
+	return s
+}
+
+func rawBool(v tftypes.Value, name string) bool {
+	a, ok := rawAttr(v, name)
+	var b bool
+	if !ok || a.IsNull() || !a.IsKnown() || a.As(&b) != nil {
+		return false
+	}
+	return b
 }
