@@ -393,8 +393,11 @@ func TestAccVMGuest_staticLease(t *testing.T) {
 				},
 				Check: func(*terraform.State) error {
 					ln, err := lookupNetwork(acctest.QemuURI, e.net)
-					if err != nil || !ln.active {
-						return fmt.Errorf("network %s after the live change: active=%t, %v", e.net, ln.active, err)
+					if err != nil {
+						return err
+					}
+					if !ln.active {
+						return fmt.Errorf("network %s is not active after the live change", e.net)
 					}
 					var hosts []string
 					for _, h := range ln.net.Hosts {
