@@ -94,13 +94,16 @@ func one(ctx context.Context, l *libvirt.Libvirt, pool libvirt.StoragePool, base
 	}
 	for {
 		leases, _, err := l.NetworkGetDhcpLeases(netw, libvirt.OptString{g.MAC}, 1, 0)
-		if err == nil && len(leases) > 0 {
+		if err != nil {
+			return g, fmt.Errorf("guestfloor: leases of %s: %w", o.Network, err)
+		}
+		if len(leases) > 0 {
 			g.IP, g.Leased = leases[0].Ipaddr, time.Since(began)
 			return g, nil
 		}
 		select {
 		case <-ctx.Done():
-			return g, fmt.Errorf("guestfloor: %s (mac %s) has no lease: %w (last error: %v)", name, g.MAC, ctx.Err(), err)
+			return g, fmt.Errorf("guestfloor: %s (mac %s) has no lease: %w", name, g.MAC, ctx.Err())
 		case <-time.After(PollEvery):
 		}
 	}
