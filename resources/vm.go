@@ -68,6 +68,11 @@ func (r *vmResource) Create(ctx context.Context, req resource.CreateRequest, res
 		}
 		plan.DomainType = types.StringValue(dt)
 	}
+	files, ok := r.makeGuestFiles(ctx, conn, &plan, &resp.Diagnostics)
+	if !ok {
+		return
+	}
+	defer files.undoOnError(ctx, conn, &resp.Diagnostics)
 	spec, diags := plan.spec(ctx)
 	resp.Diagnostics.Append(diags...)
 	if resp.Diagnostics.HasError() || !fillFormats(ctx, conn, &spec, &resp.Diagnostics) {
@@ -97,6 +102,7 @@ func (r *vmResource) Create(ctx context.Context, req resource.CreateRequest, res
 		return
 	}
 	live.Info.Disks = vmOrderDisks(live.Info.Disks, vmTargetsOf(plan.Disks)) // recorded in the configured order
+	live.Info.SeedDigest = files.digest
 	row, err := r.data.Store.UpsertVM(ctx, plan.HostID.ValueString(), plan.Name.ValueString(), live.Info)
 	if err != nil {
 		resp.Diagnostics.AddError("Unable to record the VM in the store", err.Error()+"\n"+undefineAfterFailure(ctx, conn, dom))
@@ -155,6 +161,9 @@ func (r *vmResource) Update(ctx context.Context, req resource.UpdateRequest, res
 		return
 	}
 	plan.UUID = types.StringValue(dom.UUID)
+	if !updateSeed(ctx, conn, prior, plan, &resp.Diagnostics) {
+		return
+	}
 	restart, ok := r.redefine(ctx, conn, dom, plan, &resp.Diagnostics)
 	if !ok {
 		return
@@ -170,7 +179,9 @@ func (r *vmResource) Update(ctx context.Context, req resource.UpdateRequest, res
 		resp.Diagnostics.AddError("Unable to change the VM's power state", err.Error())
 		return
 	}
+	dropOldSeed(ctx, conn, prior, plan, &resp.Diagnostics)
 	live.Info.Disks = vmOrderDisks(live.Info.Disks, vmTargetsOf(plan.Disks)) // recorded in the configured order
+	live.Info.SeedDigest = plan.seedDigest()
 	row, err := r.data.Store.UpsertVM(ctx, plan.HostID.ValueString(), plan.Name.ValueString(), live.Info)
 	if err != nil {
 		resp.Diagnostics.AddError("Unable to record the VM in the store", err.Error()+

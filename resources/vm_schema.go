@@ -86,6 +86,7 @@ func vmSchemaV0(ctx context.Context) schema.Schema {
 			"disk":              vmDiskBlock(),
 			"network_interface": vmInterfaceBlock(),
 			"wait_for_ip":       vmWaitBlock(),
+			"cloud_init":        vmCloudInitBlock(),
 			"timeouts": timeouts.Block(ctx, timeouts.Opts{
 				Create: true, Update: true, Delete: true,
 				CreateDescription: "How long define, start and wait_for_ip may take (default `" + vmDurationText(vmDefaultCreateTimeout) + "`).",
@@ -199,6 +200,7 @@ func vmAttributes() map[string]schema.Attribute {
 			Description: "Whether the running domain's live configuration differs from its persistent definition, " +
 				"i.e. a change waits for the next boot.",
 		},
+		"console_log": vmConsoleLogAttribute(),
 		"ip_addresses": schema.ListAttribute{
 			Computed: true, ElementType: types.StringType,
 			Description: "Addresses of the running domain from the `wait_for_ip` source, IPv4 first, then global IPv6 (loopback " +
@@ -216,7 +218,7 @@ func vmDiskBlock() schema.ListNestedBlock {
 		NestedObject: schema.NestedBlockObject{
 			Attributes: map[string]schema.Attribute{
 				"pool": schema.StringAttribute{
-					Optional: true, Description: "Storage pool of `volume`.",
+					Optional: true, Description: "Storage pool of `volume` (on the `test:///default` driver: `default-pool`, not `default`).",
 					Validators: []validator.String{validate.NonEmpty(),
 						stringvalidator.AlsoRequires(path.MatchRelative().AtParent().AtName("volume"))},
 				},

@@ -53,14 +53,12 @@ func features(arch string) *libvirtxml.DomainFeatureList {
 func devices(s Spec) *libvirtxml.DomainDeviceList {
 	port := uint(0)
 	devs := &libvirtxml.DomainDeviceList{
-		// A serial console on a pty lets `virsh console` reach a guest that
-		// has no graphics.
 		Serials: []libvirtxml.DomainSerial{{
-			Source: &libvirtxml.DomainChardevSource{Pty: &libvirtxml.DomainChardevSourcePty{}},
+			Source: consoleSource(s.ConsoleLog),
 			Target: &libvirtxml.DomainSerialTarget{Port: &port},
 		}},
 		Consoles: []libvirtxml.DomainConsole{{
-			Source: &libvirtxml.DomainChardevSource{Pty: &libvirtxml.DomainChardevSourcePty{}},
+			Source: consoleSource(s.ConsoleLog),
 			Target: &libvirtxml.DomainConsoleTarget{Type: "serial", Port: &port},
 		}},
 	}
@@ -107,6 +105,16 @@ func HasAgentChannel(devs *libvirtxml.DomainDeviceList) bool {
 		}
 	}
 	return false
+}
+
+// consoleSource is where the serial console goes: a pty, which lets `virsh
+// console` reach a guest that has no graphics, or the file logPath,
+// appended to so a log survives restarts of the VM.
+func consoleSource(logPath string) *libvirtxml.DomainChardevSource {
+	if logPath == "" {
+		return &libvirtxml.DomainChardevSource{Pty: &libvirtxml.DomainChardevSourcePty{}}
+	}
+	return &libvirtxml.DomainChardevSource{File: &libvirtxml.DomainChardevSourceFile{Path: logPath, Append: "on"}}
 }
 
 // diskXML picks the source kind from the spec: a pool volume, a block
