@@ -162,6 +162,9 @@ func (r *vmResource) convergeFrom(ctx context.Context, conn *hypervisor.Conn, do
 		return liveVM{}, fmt.Errorf("read wait_for_ip: %v", diags)
 	}
 	var ips []string
+	if wait != nil {
+		recordWait(ctx, conn, dom, wait)
+	}
 	if wait != nil && running {
 		if wait.Source.ValueString() == vmAgentSource {
 			if err := ensureAgentLive(ctx, conn, dom); err != nil {

@@ -298,7 +298,7 @@ func vmWaitBlock() schema.SingleNestedBlock {
 		Description: "Wait, after starting the VM, until it reports an IP address; fills `ip_addresses`. On timeout the apply " +
 			"fails with what the source answered last. With `source = \"agent\"` the domain gets the `org.qemu.guest_agent.0` " +
 			"channel: a running VM that lacks it is restarted for it (the plan warns) unless it can take it live, and it stays when the " +
-			"source changes later. An imported VM whose domain has that channel reads as `source = \"agent\"` with the default timeout.",
+			"source changes later. Apply records the block in the domain's metadata, so an import reads it back.",
 		Attributes: map[string]schema.Attribute{
 			"source": schema.StringAttribute{
 				Optional: true, Computed: true, Default: stringdefault.StaticString(vmDefaultWaitSource),

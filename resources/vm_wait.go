@@ -2,6 +2,7 @@ package resources
 
 import (
 	"context"
+	"encoding/xml"
 	"fmt"
 	"net/netip"
 	"slices"
@@ -115,10 +116,10 @@ func sourceHint(source string) string {
 // the same source. A source that fails keeps the addresses in state: an
 // address is an observation, and a plan must not change because the agent
 // was briefly busy. Right after an import it also recovers wait_for_ip
-// from the agent channel the provider adds for it.
+// from the domain's metadata, where apply records it.
 func refreshIPs(ctx context.Context, conn *hypervisor.Conn, m *vmModel, live liveVM, diags *diag.Diagnostics) liveVM {
 	if m.UUID.IsNull() && m.WaitForIP.IsNull() {
-		adoptAgentWait(ctx, conn, m, live.Domain)
+		m.WaitForIP = recordedWait(ctx, conn, live.Domain)
 	}
 	wait, d := m.wait(ctx)
 	diags.Append(d...)
@@ -136,21 +137,57 @@ func refreshIPs(ctx context.Context, conn *hypervisor.Conn, m *vmModel, live liv
 	return live
 }
 
-// adoptAgentWait sets wait_for_ip { source = "agent" } on a just imported
-// VM whose definition has the agent channel, which is what the provider
-// defines for that block: the import of such a VM then plans empty.
-func adoptAgentWait(ctx context.Context, conn *hypervisor.Conn, m *vmModel, dom hypervisor.Domain) {
-	doc, err := conn.DomainXML(ctx, dom, true)
-	var x libvirtxml.Domain
-	if err != nil || x.Unmarshal(doc) != nil || !vminfo.HasAgentChannel(x.Devices) {
-		return
+// wait_for_ip is a setting of the provider, not of the domain; apply
+// records it in the domain's metadata (its own namespace, the persistent
+// definition) so that an import reads back exactly the block that made
+// the VM, and a domain made elsewhere imports with none.
+const (
+	waitMetaURI = "https://github.com/virtumancer/terraform-provider-virtumancer/wait_for_ip"
+	waitMetaKey = "virtumancer"
+)
+
+type waitMeta struct {
+	XMLName xml.Name `xml:"wait_for_ip"`
+	Source  string   `xml:"source,attr"`
+	Timeout string   `xml:"timeout,attr"`
+}
+
+// recordWait writes w (nil: removes the record). A driver without
+// metadata only loses the import's recovery of the block, so a failure
+// is logged, not fatal.
+func recordWait(ctx context.Context, conn *hypervisor.Conn, dom hypervisor.Domain, w *vmWaitModel) {
+	element := ""
+	if w != nil {
+		b, err := xml.Marshal(waitMeta{Source: w.Source.ValueString(), Timeout: w.Timeout.ValueString()})
+		if err != nil {
+			return
+		}
+		element = string(b)
 	}
-	w, d := types.ObjectValue(waitAttrTypes, map[string]attr.Value{
-		"source": types.StringValue(vmAgentSource), "timeout": types.StringValue(vmDefaultWaitTimeout),
+	if err := conn.SetMetadata(ctx, dom, waitMetaURI, waitMetaKey, element); err != nil {
+		tflog.Warn(ctx, "could not record wait_for_ip in the domain's metadata; an import will not know it", map[string]any{"error": err.Error()})
+	}
+}
+
+// recordedWait is the wait_for_ip block recordWait left on the domain, or
+// null.
+func recordedWait(ctx context.Context, conn *hypervisor.Conn, dom hypervisor.Domain) types.Object {
+	none := types.ObjectNull(waitAttrTypes)
+	doc, err := conn.Metadata(ctx, dom, waitMetaURI)
+	var w waitMeta
+	if err != nil || doc == "" || xml.Unmarshal([]byte(doc), &w) != nil || !slices.Contains(vmAddressSources, w.Source) {
+		return none
+	}
+	if _, err := time.ParseDuration(w.Timeout); err != nil {
+		w.Timeout = vmDefaultWaitTimeout
+	}
+	o, d := types.ObjectValue(waitAttrTypes, map[string]attr.Value{
+		"source": types.StringValue(w.Source), "timeout": types.StringValue(w.Timeout),
 	})
-	if !d.HasError() {
-		m.WaitForIP = w
+	if d.HasError() {
+		return none
 	}
+	return o
 }
 
 func stringsOf(l types.List) []string {
