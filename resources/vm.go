@@ -168,6 +168,15 @@ func (r *vmResource) Update(ctx context.Context, req resource.UpdateRequest, res
 	if !ok {
 		return
 	}
+	forAgent, err := agentNeedsRestart(ctx, conn, dom, plan)
+	if err != nil {
+		resp.Diagnostics.AddError("Unable to read the domain", err.Error())
+		return
+	}
+	restart = restart || forAgent // the agent channel, which this running domain can only get at a boot
+	if plan.WaitForIP.IsNull() && !prior.WaitForIP.IsNull() {
+		recordWait(ctx, conn, dom, nil) // an import must not bring the block back
+	}
 	live, err := r.converge(ctx, conn, dom, plan, restart)
 	if err != nil {
 		resp.Diagnostics.AddError("Unable to change the VM's power state", err.Error())

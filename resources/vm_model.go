@@ -319,6 +319,7 @@ func (m vmModel) spec(ctx context.Context) (vminfo.Spec, diag.Diagnostics) {
 		MemoryKiB:  uint64(m.Memory.ValueInt64()) * vmMiB,
 		Vcpu:       uint(m.Vcpu.ValueInt64()),
 		Graphics:   m.Graphics.ValueString(),
+		GuestAgent: m.wantsAgent(ctx),
 		ConsoleLog: m.ConsoleLog.ValueString(),
 	}
 	if !m.MaxMemory.IsUnknown() {

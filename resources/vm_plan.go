@@ -89,6 +89,9 @@ func (r *vmResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRequ
 			diags.Append(resp.Plan.SetAttribute(ctx, at, out)...)
 		}
 	}
+	if !req.State.Raw.IsNull() {
+		r.warnAgentRestart(ctx, req.State.Raw, req.Plan.Raw, diags)
+	}
 	if !req.State.Raw.IsNull() && (rawLen(req.State.Raw, "drift") > 0 || rawNull(req.State.Raw, "config_json")) {
 		// Drift in a field the configuration does not pin (a disk format,
 		// arch...) or a missing row: the apply redefines what the

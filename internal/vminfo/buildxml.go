@@ -76,7 +76,35 @@ func devices(s Spec) *libvirtxml.DomainDeviceList {
 	if g := graphicsXML(s.Graphics); g != nil {
 		devs.Graphics = []libvirtxml.DomainGraphic{*g}
 	}
+	if s.GuestAgent {
+		devs.Channels = []libvirtxml.DomainChannel{AgentChannelXML()}
+	}
 	return devs
+}
+
+// AgentChannel is the virtio-serial channel name qemu-guest-agent opens.
+const AgentChannel = "org.qemu.guest_agent.0"
+
+// AgentChannelXML is the guest agent's channel: a unix socket libvirt
+// binds and names itself (it gives the agent channel a path of its own).
+func AgentChannelXML() libvirtxml.DomainChannel {
+	return libvirtxml.DomainChannel{
+		Source: &libvirtxml.DomainChardevSource{UNIX: &libvirtxml.DomainChardevSourceUNIX{Mode: "bind"}},
+		Target: &libvirtxml.DomainChannelTarget{VirtIO: &libvirtxml.DomainChannelTargetVirtIO{Name: AgentChannel}},
+	}
+}
+
+// HasAgentChannel tells whether devs has the guest agent's channel.
+func HasAgentChannel(devs *libvirtxml.DomainDeviceList) bool {
+	if devs == nil {
+		return false
+	}
+	for _, c := range devs.Channels {
+		if c.Target != nil && c.Target.VirtIO != nil && c.Target.VirtIO.Name == AgentChannel {
+			return true
+		}
+	}
+	return false
 }
 
 // consoleSource is where the serial console goes: a pty, which lets `virsh

@@ -64,6 +64,9 @@ type Spec struct {
 	Interfaces   []Interface
 	Arch         string // empty: DefaultArch
 	Machine      string // empty: libvirt picks the machine type
+	// GuestAgent adds the virtio channel qemu-guest-agent talks through
+	// (AgentChannel), so libvirt can ask the guest for its addresses.
+	GuestAgent bool
 	// ConsoleLog, when set, is the file the serial console (ttyS0) is
 	// appended to instead of a pty.
 	ConsoleLog string
