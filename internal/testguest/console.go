@@ -1,6 +1,7 @@
 package testguest
 
 import (
+	"fmt"
 	"os"
 	"strconv"
 	"strings"
@@ -145,4 +146,14 @@ func WaitConsole(t testing.TB, path string, timeout time.Duration, what string, 
 func tail(s string, n int) string {
 	lines := strings.Split(strings.ReplaceAll(s, "\r\n", "\n"), "\n")
 	return strings.Join(lines[max(0, len(lines)-n):], "\n")
+}
+
+// ConsoleTail is the last n lines of the console log at path, for a failure
+// message (or the read error, said as such).
+func ConsoleTail(path string, n int) string {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Sprintf("(console %s unreadable: %v)", path, err)
+	}
+	return tail(string(raw), n)
 }
