@@ -2,7 +2,6 @@ package resources
 
 import (
 	"context"
-	"crypto/rand"
 	"fmt"
 
 	"github.com/hashicorp/terraform-plugin-framework/attr"
@@ -194,14 +193,4 @@ func validateCloudInit(ctx context.Context, req resource.ValidateConfigRequest, 
 				fmt.Sprintf("Target %q is the cloud_init seed's cdrom; give this disk another target or leave target unset.", seedTarget))
 		}
 	}
-}
-
-// newDomainUUID is a random (version 4) UUID: a VM with cloud_init needs its
-// uuid before it is defined, for the default instance-id.
-func newDomainUUID() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:]) // never fails (crypto/rand)
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
 }

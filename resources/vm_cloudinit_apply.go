@@ -34,7 +34,7 @@ type guestFiles struct {
 func (r *vmResource) makeGuestFiles(ctx context.Context, conn *hypervisor.Conn, plan *vmModel, diags *diag.Diagnostics) (guestFiles, bool) {
 	var f guestFiles
 	if cloudInitOf(plan.CloudInit) != nil {
-		plan.UUID = types.StringValue(newDomainUUID())
+		plan.UUID = types.StringValue(vminfo.NewUUID())
 		vol, digest, ok := writeSeed(ctx, conn, *plan, diags)
 		if !ok {
 			return f, false

@@ -208,7 +208,7 @@ func TestSeedDiskAndPools(t *testing.T) {
 
 func TestNewDomainUUID(t *testing.T) {
 	v4 := regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$`)
-	a, b := newDomainUUID(), newDomainUUID()
+	a, b := vminfo.NewUUID(), vminfo.NewUUID()
 	if !v4.MatchString(a) || a == b {
 		t.Errorf("uuids %s, %s: want two distinct version 4 uuids", a, b)
 	}

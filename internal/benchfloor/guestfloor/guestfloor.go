@@ -1,13 +1,15 @@
 // Package guestfloor is the floor `make bench` measures the provider's
 // "apply until every guest has an IP" against (scripts/bench-guests.sh):
 // the same guests made with plain libvirt calls over one connection, all at
-// once. For each guest it creates a qcow2 overlay of the base volume,
-// defines the domain (the provider's own XML, vminfo.BuildXML, so both boot
+// once. For each guest it creates a qcow2 overlay of the base volume and a
+// NoCloud seed volume (built in Go, uploaded, attached as the provider's
+// cloud_init does: a read-only SCSI cdrom), defines the domain (the provider's own XML, vminfo.BuildXML, so both boot
 // the same machine), starts it, and polls the network's DHCP leases for
 // its MAC every PollEvery, until every guest has one. Bench only.
 package guestfloor
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -17,6 +19,7 @@ import (
 	"github.com/digitalocean/go-libvirt"
 	"libvirt.org/go/libvirtxml"
 
+	"github.com/virtumancer/terraform-provider-virtumancer/internal/cloudinit"
 	"github.com/virtumancer/terraform-provider-virtumancer/internal/vminfo"
 )
 
@@ -74,9 +77,16 @@ func one(ctx context.Context, l *libvirt.Libvirt, pool libvirt.StoragePool, base
 	if err := overlay(l, pool, base, name+".qcow2"); err != nil {
 		return g, err
 	}
+	uuid := vminfo.NewUUID()
+	if err := seed(l, pool, SeedVolume(name), cloudinit.Seed{UserData: UserData}.WithDefaultMetaData(uuid, name)); err != nil {
+		return g, err
+	}
 	doc, err := vminfo.BuildXML(vminfo.Spec{
-		Name: name, DomainType: "qemu", MemoryKiB: o.MemoryMiB * 1024, Vcpu: 1, Graphics: "none",
-		Disks:      []vminfo.Disk{{Pool: o.Pool, Volume: name + ".qcow2", Format: "qcow2"}},
+		Name: name, UUID: uuid, DomainType: "qemu", MemoryKiB: o.MemoryMiB * 1024, Vcpu: 1, Graphics: "none",
+		Disks: []vminfo.Disk{
+			{Pool: o.Pool, Volume: name + ".qcow2", Format: "qcow2"},
+			{Device: "cdrom", Bus: "scsi", Target: "sdg", Pool: o.Pool, Volume: SeedVolume(name), Format: "raw", ReadOnly: true},
+		},
 		Interfaces: []vminfo.Interface{{Type: "network", Source: o.Network}},
 	})
 	if err != nil {
@@ -107,6 +117,37 @@ func one(ctx context.Context, l *libvirt.Libvirt, pool libvirt.StoragePool, base
 		case <-time.After(PollEvery):
 		}
 	}
+}
+
+// UserData is what both sides give every guest through cloud-init.
+const UserData = "#cloud-config\n# bench-guests\n"
+
+// SeedVolume is the name of guest name's seed, as the provider names it.
+func SeedVolume(name string) string { return name + "-cidata.iso" }
+
+// seed builds s, creates the raw volume name of its size and uploads it.
+func seed(l *libvirt.Libvirt, pool libvirt.StoragePool, name string, s cloudinit.Seed) error {
+	img, err := cloudinit.Build(s)
+	if err != nil {
+		return fmt.Errorf("guestfloor: build seed %s: %w", name, err)
+	}
+	v := libvirtxml.StorageVolume{
+		Name:     name,
+		Capacity: &libvirtxml.StorageVolumeSize{Value: uint64(len(img)), Unit: "bytes"},
+		Target:   &libvirtxml.StorageVolumeTarget{Format: &libvirtxml.StorageVolumeTargetFormat{Type: "raw"}},
+	}
+	doc, err := v.Marshal()
+	if err != nil {
+		return err
+	}
+	vol, err := l.StorageVolCreateXML(pool, doc, 0)
+	if err != nil {
+		return fmt.Errorf("guestfloor: create seed %s: %w", name, err)
+	}
+	if err := l.StorageVolUpload(vol, bytes.NewReader(img), 0, uint64(len(img)), 0); err != nil {
+		return fmt.Errorf("guestfloor: upload seed %s: %w", name, err)
+	}
+	return nil
 }
 
 // overlay creates a qcow2 volume backed by base, as virtumancer_volume's
@@ -171,8 +212,10 @@ func Clean(l *libvirt.Libvirt, o Options) error {
 		if poolErr != nil {
 			continue
 		}
-		if v, err := l.StorageVolLookupByName(pool, name+".qcow2"); err == nil {
-			keep(l.StorageVolDelete(v, 0))
+		for _, vol := range []string{name + ".qcow2", SeedVolume(name)} {
+			if v, err := l.StorageVolLookupByName(pool, vol); err == nil {
+				keep(l.StorageVolDelete(v, 0))
+			}
 		}
 	}
 	return first
