@@ -36,7 +36,23 @@ func readLive(ctx context.Context, conn *hypervisor.Conn, name, ipSource string)
 	if err != nil {
 		return liveVM{}, err
 	}
-	switch o := obs[0]; {
+	return liveOf(ctx, conn, obs[0], name, ipSource)
+}
+
+// readStarted is readLive of a domain converge has just started from its
+// definition, with the autostart it set: running, persistent and nothing
+// pending, so only the definition is read (observe.Reader.Started).
+func readStarted(ctx context.Context, conn *hypervisor.Conn, dom hypervisor.Domain, autostart bool, ipSource string) (liveVM, error) {
+	rt := vminfo.Runtime{ID: dom.ID, State: vminfo.StateRunning, Persistent: true, Autostart: autostart}
+	o, err := observe.Reader{}.Started(ctx, conn, dom, rt)
+	if err != nil {
+		return liveVM{}, err
+	}
+	return liveOf(ctx, conn, o, dom.Name, ipSource)
+}
+
+func liveOf(ctx context.Context, conn *hypervisor.Conn, o observe.Observation, name, ipSource string) (liveVM, error) {
+	switch {
 	case o.Gone:
 		return liveVM{}, fmt.Errorf("host %q (%s): domain %q: %w", conn.HostID(), conn.Redacted(), name, hypervisor.ErrDomainNotFound)
 	case o.Err != nil:
