@@ -117,7 +117,8 @@ func (r *vmResource) Create(ctx context.Context, req resource.CreateRequest, res
 
 func (r *vmResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
 	var state vmModel
-	resp.Diagnostics.Append(getVM(ctx, req.State, &state)...)
+	prior, diags := getVMObject(ctx, req.State, &state)
+	resp.Diagnostics.Append(diags...)
 	if resp.Diagnostics.HasError() || !providerdata.Configured(r.data, &resp.Diagnostics) {
 		return
 	}
@@ -130,7 +131,11 @@ func (r *vmResource) Read(ctx context.Context, req resource.ReadRequest, resp *r
 		resp.State.RemoveResource(ctx)
 		return
 	}
-	resp.Diagnostics.Append(setVM(ctx, &resp.State, state)...)
+	obj, diags := vmObject(state)
+	if resp.Diagnostics.Append(diags...); diags.HasError() || obj.Equal(prior) {
+		return // unchanged: the framework returns the prior state as it came, with no conversion
+	}
+	resp.Diagnostics.Append(resp.State.Set(ctx, obj)...)
 }
 
 func (r *vmResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {

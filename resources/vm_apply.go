@@ -21,6 +21,10 @@ import (
 // when the create's own timeout has expired.
 const vmCleanupTimeout = time.Minute
 
+// vmWritableFor is how long a committed write vouches that the store takes
+// writes (see storeWritable).
+const vmWritableFor = 2 * time.Second
+
 func vmLogFields(ctx context.Context, hostID, name string) context.Context {
 	ctx = tflog.SetField(ctx, "host_id", hostID)
 	return tflog.SetField(ctx, "vm", name)
@@ -30,8 +34,15 @@ func vmLogFields(ctx context.Context, hostID, name string) context.Context {
 // on the host, so a read-only store leaves the host untouched too. In WAL
 // mode BEGIN IMMEDIATE succeeds even on a read-only file; only a write
 // statement fails, so the probe runs one that matches no row (the status
-// of a VM with an empty name, which cannot exist).
+// of a VM with an empty name, which cannot exist). A store that committed a
+// write of this process within vmWritableFor is taken as writable without
+// a probe: in a burst of applies the probes queued behind the other VMs'
+// writes for half of each create's time. Should the store refuse the row
+// after all, Create undefines the domain again and Update says so.
 func (r *vmResource) storeWritable(ctx context.Context, op, hostID, name string, diags *diag.Diagnostics) bool {
+	if r.data.Store.WroteWithin(vmWritableFor) {
+		return true
+	}
 	err := r.data.Store.Write(ctx, func(tx *store.Tx) error { return tx.DeleteVMStatus(hostID, "") })
 	switch {
 	case err == nil:
@@ -151,7 +162,8 @@ func (r *vmResource) convergeFrom(ctx context.Context, conn *hypervisor.Conn, do
 		tflog.Info(ctx, "stopped domain", map[string]any{"forced": forced, "restart": restart})
 		active = false
 	}
-	if running && !active {
+	started := running && !active
+	if started {
 		if dom, err = conn.Start(ctx, dom); err != nil {
 			return liveVM{}, err
 		}
@@ -175,7 +187,12 @@ func (r *vmResource) convergeFrom(ctx context.Context, conn *hypervisor.Conn, do
 			return liveVM{}, err
 		}
 	}
-	live, err := readLive(ctx, conn, dom.Name)
+	var live liveVM
+	if started {
+		live, err = readStarted(ctx, conn, dom, want.Autostart.ValueBool())
+	} else {
+		live, err = readLive(ctx, conn, dom.Name)
+	}
 	live.ips = ips
 	return live, err
 }

@@ -102,10 +102,16 @@ type vmData interface {
 // (which compiles a regexp per struct field on every call: most of the
 // provider's own CPU time in a refresh of many VMs).
 func getVM(ctx context.Context, src vmData, m *vmModel) diag.Diagnostics {
+	_, diags := getVMObject(ctx, src, m)
+	return diags
+}
+
+// getVMObject is getVM that also returns the resource data as one object.
+func getVMObject(ctx context.Context, src vmData, m *vmModel) (types.Object, diag.Diagnostics) {
 	var obj types.Object
 	diags := src.Get(ctx, &obj)
 	if diags.HasError() {
-		return diags
+		return obj, diags
 	}
 	a := obj.Attributes()
 	var bad []string
@@ -136,7 +142,7 @@ func getVM(ctx context.Context, src vmData, m *vmModel) diag.Diagnostics {
 	if len(bad) > 0 || len(a) != len(vmAttrTypes()) {
 		diags.Append(providerdata.Bug(fmt.Sprintf("virtumancer_vm data does not match vmModel (attributes %v of %d)", bad, len(a))))
 	}
-	return diags
+	return obj, diags
 }
 
 func vmAttr[T attr.Value](a map[string]attr.Value, name string, dst *T, bad *[]string) {
@@ -153,6 +159,15 @@ func vmAttr[T attr.Value](a map[string]attr.Value, name string, dst *T, bad *[]s
 func setVM(ctx context.Context, dst interface {
 	Set(ctx context.Context, val any) diag.Diagnostics
 }, m vmModel) diag.Diagnostics {
+	obj, diags := vmObject(m)
+	if diags.HasError() {
+		return diags
+	}
+	return dst.Set(ctx, obj)
+}
+
+// vmObject is m as one object of the schema's type.
+func vmObject(m vmModel) (types.Object, diag.Diagnostics) {
 	obj, diags := types.ObjectValue(vmAttrTypes(), map[string]attr.Value{
 		"host_id":           m.HostID,
 		"name":              m.Name,
@@ -181,9 +196,8 @@ func setVM(ctx context.Context, dst interface {
 	})
 	if diags.HasError() {
 		diags.Append(providerdata.Bug("virtumancer_vm: vmModel does not match the schema"))
-		return diags
 	}
-	return dst.Set(ctx, obj)
+	return obj, diags
 }
 
 const vmMiB = 1024 // KiB per MiB

@@ -34,7 +34,24 @@ func readLive(ctx context.Context, conn *hypervisor.Conn, name string) (liveVM, 
 	if err != nil {
 		return liveVM{}, err
 	}
-	switch o := obs[0]; {
+	return liveOf(conn, obs[0], name)
+}
+
+// readStarted is readLive of a domain converge has just started from its
+// definition, with the autostart it set: running, persistent and nothing
+// pending, so only the definition is read (observe.Reader.Started).
+func readStarted(ctx context.Context, conn *hypervisor.Conn, dom hypervisor.Domain, autostart bool) (liveVM, error) {
+	rt := vminfo.Runtime{ID: dom.ID, State: vminfo.StateRunning, Persistent: true, Autostart: autostart}
+	o, err := observe.Reader{}.Started(ctx, conn, dom, rt)
+	if err != nil {
+		return liveVM{}, err
+	}
+	return liveOf(conn, o, dom.Name)
+}
+
+// liveOf renders one observation: gone and unreadable are errors here.
+func liveOf(conn *hypervisor.Conn, o observe.Observation, name string) (liveVM, error) {
+	switch {
 	case o.Gone:
 		return liveVM{}, fmt.Errorf("host %q (%s): domain %q: %w", conn.HostID(), conn.Redacted(), name, hypervisor.ErrDomainNotFound)
 	case o.Err != nil:

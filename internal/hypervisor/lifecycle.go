@@ -26,11 +26,15 @@ func (c *Conn) Start(ctx context.Context, d Domain) (Domain, error) {
 		if err != nil {
 			return err
 		}
-		if err := l.DomainCreate(dom); err != nil && !isActive(l, dom, err) {
+		started, err := l.DomainCreateWithFlags(dom, 0)
+		switch {
+		case err != nil && !isActive(l, dom, err):
 			return err
+		case err == nil && started.ID > 0:
+			out = started // the started domain, with its id: no second call
+			return nil
 		}
-		// DomainCreate does not return the domain; its id is only known
-		// by looking it up again.
+		// Already running, or a daemon that did not say the id: look it up.
 		out, err = l.DomainLookupByUUID(dom.UUID)
 		return err
 	})
