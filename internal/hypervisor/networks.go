@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/digitalocean/go-libvirt"
@@ -104,6 +105,9 @@ func (c *Conn) ListNetworks(ctx context.Context) ([]Network, error) {
 		out = make([]Network, 0, len(nets))
 		for _, ln := range nets {
 			n, err := describeNetwork(l, ln)
+			if libvirtCode(err) == libvirt.ErrNoNetwork {
+				continue // undefined since the listing: not one of them any more
+			}
 			if err != nil {
 				return fmt.Errorf("network %q: %w", ln.Name, netErr(err))
 			}
@@ -111,18 +115,8 @@ func (c *Conn) ListNetworks(ctx context.Context) ([]Network, error) {
 		}
 		return nil
 	})
-	slices.SortFunc(out, func(a, b Network) int { return cmpString(a.Name, b.Name) })
+	slices.SortFunc(out, func(a, b Network) int { return strings.Compare(a.Name, b.Name) })
 	return out, err
-}
-
-func cmpString(a, b string) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // DefineNetwork defines (or, with the UUID of an existing network in the
