@@ -126,7 +126,7 @@ type recorder struct {
 }
 
 // present records a domain that exists. row is its row, live or
-// soft-deleted, when ok.
+// soft-deleted, when ok, as read earlier in the same transaction.
 func (w recorder) present(o observe.Observation, row store.VM, ok bool) (observe.Result, error) {
 	var live *store.VM
 	if ok && row.DeletedAt == nil {
@@ -138,7 +138,7 @@ func (w recorder) present(o observe.Observation, row store.VM, ok bool) (observe
 			w.res.Newer++ // soft-deleted since we read libvirt: not ours to revive
 			return res, nil
 		}
-		vm, err := w.insert(o)
+		vm, err := w.insert(o, row, ok)
 		if err != nil {
 			return res, err
 		}
@@ -148,9 +148,14 @@ func (w recorder) present(o observe.Observation, row store.VM, ok bool) (observe
 }
 
 // insert records a domain that has no live row: a new row, or the revival
-// of its soft-deleted one.
-func (w recorder) insert(o observe.Observation) (store.VM, error) {
-	inserted, revived, vm, err := w.tx.InsertVMIfAbsent(w.hostID, o.Name, o.Live.Info)
+// of its soft-deleted one (row, when ok). The row was read in this
+// transaction, so the store need not look it up again.
+func (w recorder) insert(o observe.Observation, row store.VM, ok bool) (store.VM, error) {
+	var listed *store.VM
+	if ok {
+		listed = &row
+	}
+	inserted, revived, vm, err := w.tx.InsertListedVMIfAbsent(w.hostID, o.Name, o.Live.Info, listed)
 	w.res.Inserted += b2i(inserted)
 	w.res.Revived += b2i(revived)
 	return vm, err

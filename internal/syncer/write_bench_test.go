@@ -3,6 +3,7 @@ package syncer
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"path/filepath"
 	"strconv"
 	"syscall"
@@ -37,6 +38,8 @@ func benchObservations(n int) []observe.Observation {
 		info, _ := vminfo.FromXML(doc, vminfo.Runtime{State: 5, Persistent: true})
 		obs[i] = observe.Observation{Name: name, Live: &observe.Live{Info: info}, At: time.Now()}
 	}
+	// In no particular order, as libvirt lists them.
+	rand.New(rand.NewPCG(1, 2)).Shuffle(n, func(i, j int) { obs[i], obs[j] = obs[j], obs[i] })
 	return obs
 }
 
