@@ -253,7 +253,7 @@ func (s *Store) attempt(ctx context.Context, h *handle, mode txMode, fn func(*Tx
 			return err
 		}
 	}
-	tx := &Tx{s: s, conn: conn, write: write}
+	tx := &Tx{s: s, h: h, conn: conn, write: write}
 	if err := tx.begin(ctx); err != nil {
 		return err
 	}

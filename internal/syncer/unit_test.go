@@ -183,7 +183,7 @@ func TestWriteRefusesRemovedHost(t *testing.T) {
 	defer st.Close()
 	e := NewEngine(st, nil)
 	obs := []observe.Observation{{Name: "x", Live: &observe.Live{Info: vminfo.VMInfo{Name: "x"}}}}
-	_, err = e.writeFull(ctx, store.Host{ID: "gone", URI: "test:///default"}, obs, time.Now(), store.HostStatus{HostID: "gone"})
+	_, err = e.writeFull(ctx, store.Host{ID: "gone", URI: "test:///default"}, obs, time.Now(), store.HostStatus{HostID: "gone"}, nil)
 	if !errors.Is(err, errHostGone) {
 		t.Fatalf("writeFull for a missing host: %v, want errHostGone", err)
 	}
