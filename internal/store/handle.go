@@ -280,13 +280,18 @@ func (d *dataVersion) read(s *Store) (int64, error) {
 	if d.conn == nil {
 		return 0, s.errf("read data version: %w; open it again", errClosed)
 	}
-	_, err := d.stmt.Step()
-	v := d.stmt.ColumnInt64(0)
-	if rerr := d.stmt.Reset(); err == nil {
+	return stepVersion(s, d.stmt, "read data version")
+}
+
+// stepVersion runs a prepared PRAGMA data_version.
+func stepVersion(s *Store, stmt *sqlite.Stmt, op string) (int64, error) {
+	_, err := stmt.Step()
+	v := stmt.ColumnInt64(0)
+	if rerr := stmt.Reset(); err == nil {
 		err = rerr
 	}
 	if err != nil {
-		return 0, s.sqlErr("read data version", err)
+		return 0, s.sqlErr(op, err)
 	}
 	return v, nil
 }
@@ -324,13 +329,5 @@ func (w *writerConn) close() error {
 
 // dataVersion moves exactly when a connection other than w committed.
 func (w *writerConn) dataVersion(s *Store) (int64, error) {
-	_, err := w.dv.Step()
-	v := w.dv.ColumnInt64(0)
-	if rerr := w.dv.Reset(); err == nil {
-		err = rerr
-	}
-	if err != nil {
-		return 0, s.sqlErr("read foreign data version", err)
-	}
-	return v, nil
+	return stepVersion(s, w.dv, "read foreign data version")
 }

@@ -32,8 +32,10 @@ func TestHostRowsCurrentUntilAnyCommit(t *testing.T) {
 		return rows
 	}
 	rows := read()
-	if !current(rows) || !current(rows) {
-		t.Fatal("rows read with nothing committed since are not current")
+	for range 2 { // a write that only checked commits nothing
+		if !current(rows) {
+			t.Fatal("rows read with nothing committed since are not current")
+		}
 	}
 	if _, err := s.UpsertVM(bg, "local", "b", cfg("b", 1)); err != nil {
 		t.Fatal(err)

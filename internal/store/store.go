@@ -15,7 +15,9 @@
 //
 // The store keeps the file it opened: CheckFile tells when the path names
 // another file (deleted, replaced) and Reopen opens the path again.
-// DataVersion is a cheap change feed for writes by anyone.
+// DataVersion is a cheap change feed for writes by anyone, ForeignDataVersion
+// for writes by anyone but this store (whose writes all run on one
+// connection).
 //
 // # The recorded configuration
 //
