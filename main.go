@@ -14,6 +14,7 @@ import (
 
 	"github.com/hashicorp/terraform-plugin-framework/providerserver"
 
+	"github.com/virtumancer/terraform-provider-virtumancer/internal/cpuprofile"
 	"github.com/virtumancer/terraform-provider-virtumancer/internal/parentwatch"
 	"github.com/virtumancer/terraform-provider-virtumancer/internal/version"
 	"github.com/virtumancer/terraform-provider-virtumancer/provider"
@@ -37,10 +38,12 @@ func main() {
 		parentwatch.Start(parentwatch.Interval, exitOrphaned(os.Stderr))
 	}
 
+	stopProfile := cpuprofile.Start("terraform-provider-virtumancer")
 	err := providerserver.Serve(context.Background(), provider.New(version.Version), providerserver.ServeOpts{
 		Address: "registry.terraform.io/virtumancer/virtumancer",
 		Debug:   debug,
 	})
+	stopProfile()
 	if err != nil {
 		log.Fatal(err)
 	}

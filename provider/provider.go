@@ -142,6 +142,7 @@ func (p *virtumancerProvider) DataSources(context.Context) []func() datasource.D
 		datasources.NewVMDataSource,
 		datasources.NewVMsDataSource,
 		datasources.NewDriftDataSource,
+		datasources.NewNetworkDataSource,
 	}
 }
 

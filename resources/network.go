@@ -139,7 +139,12 @@ func (r *networkResource) Create(ctx context.Context, req resource.CreateRequest
 		return
 	}
 	n, ok := validNetwork(&plan, &resp.Diagnostics)
-	if !ok || !checkOnHost(ctx, conn, n, &resp.Diagnostics) {
+	if !ok {
+		return
+	}
+	unlock := lockNetworks(conn.HostID())
+	defer unlock()
+	if !checkOnHost(ctx, conn, n, &resp.Diagnostics) {
 		return
 	}
 	hn, ok := createNetwork(ctx, conn, n, plan.Autostart.ValueBool(), &resp.Diagnostics)
@@ -173,7 +178,9 @@ func (r *networkResource) Update(ctx context.Context, req resource.UpdateRequest
 	if resp.Diagnostics.Append(req.State.Get(ctx, &state)...); resp.Diagnostics.HasError() {
 		return
 	}
-	if !updateNetwork(ctx, conn, state, plan, &resp.Diagnostics) {
+	unlock := lockNetworks(conn.HostID())
+	defer unlock()
+	if !recheckOnHost(ctx, conn, state, plan, &resp.Diagnostics) || !updateNetwork(ctx, conn, state, plan, &resp.Diagnostics) {
 		return
 	}
 	r.record(ctx, conn, &plan, &resp.State, &resp.Diagnostics)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
@@ -13,6 +14,21 @@ import (
 	"github.com/virtumancer/terraform-provider-virtumancer/internal/netcfg"
 	"github.com/virtumancer/terraform-provider-virtumancer/internal/providerdata"
 )
+
+// networkLocks holds one mutex per host id. Creating a network checks the
+// host's other networks and then defines this one; two creates of one
+// apply (Terraform runs them in parallel) must not both pass the check
+// before either is defined, or two overlapping networks both start
+// (libvirt itself only refuses an identical route). Other processes are
+// not covered: their networks show in the next plan's check.
+var networkLocks sync.Map
+
+func lockNetworks(hostID string) (unlock func()) {
+	mu, _ := networkLocks.LoadOrStore(hostID, &sync.Mutex{})
+	m := mu.(*sync.Mutex)
+	m.Lock()
+	return m.Unlock
+}
 
 // createNetwork defines, autostarts and starts n. A network whose start
 // fails is undefined again, so nothing is left half-made.
@@ -52,6 +68,16 @@ func startNew(ctx context.Context, conn *hypervisor.Conn, name string, autostart
 		}
 	}
 	return conn.StartNetwork(ctx, name)
+}
+
+// recheckOnHost repeats the plan's host checks at apply when the CIDR or
+// the bridge changes: another network may have been made since the plan.
+func recheckOnHost(ctx context.Context, conn *hypervisor.Conn, state, plan networkModel, diags *diag.Diagnostics) bool {
+	if state.CIDR.Equal(plan.CIDR) && (plan.Bridge.IsUnknown() || state.Bridge.Equal(plan.Bridge)) {
+		return true
+	}
+	n, ok := validNetwork(&plan, diags)
+	return ok && checkOnHost(ctx, conn, n, diags)
 }
 
 // updateNetwork applies plan over state: static hosts live, anything else

@@ -61,7 +61,8 @@ func poolSchemaV0() schema.Schema {
 		Description: "A libvirt directory storage pool on a host, for `virtumancer_volume`s. The directory is created when missing " +
 			"and removed with the pool only if this resource created it (an existing or imported directory is kept; parent directories made along the way stay). " +
 			"Destroy refuses a pool that still holds volumes, naming them, before anything is removed. " +
-			"On the `test:///default` driver nothing touches the file system: the directory is never made, and a path that is a file is not detected.",
+			"On the `test:///default` driver nothing touches the file system: the directory is never made, and a path that is a file is not detected; " +
+			"that driver also has a built-in pool, `default-pool` (not `default`), whose path `/default-pool` is fictitious, and no volume upload.",
 		Attributes: map[string]schema.Attribute{
 			// Required
 			"host_id": schema.StringAttribute{

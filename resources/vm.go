@@ -68,6 +68,11 @@ func (r *vmResource) Create(ctx context.Context, req resource.CreateRequest, res
 		}
 		plan.DomainType = types.StringValue(dt)
 	}
+	files, ok := r.makeGuestFiles(ctx, conn, &plan, &resp.Diagnostics)
+	if !ok {
+		return
+	}
+	defer files.undoOnError(ctx, conn, &resp.Diagnostics)
 	spec, diags := plan.spec(ctx)
 	resp.Diagnostics.Append(diags...)
 	if resp.Diagnostics.HasError() || !fillFormats(ctx, conn, &spec, &resp.Diagnostics) {
@@ -97,6 +102,7 @@ func (r *vmResource) Create(ctx context.Context, req resource.CreateRequest, res
 		return
 	}
 	live.Info.Disks = vmOrderDisks(live.Info.Disks, vmTargetsOf(plan.Disks)) // recorded in the configured order
+	live.Info.SeedDigest = files.digest
 	row, err := r.data.Store.UpsertVM(ctx, plan.HostID.ValueString(), plan.Name.ValueString(), live.Info)
 	if err != nil {
 		resp.Diagnostics.AddError("Unable to record the VM in the store", err.Error()+"\n"+undefineAfterFailure(ctx, conn, dom))
@@ -111,7 +117,8 @@ func (r *vmResource) Create(ctx context.Context, req resource.CreateRequest, res
 
 func (r *vmResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
 	var state vmModel
-	resp.Diagnostics.Append(getVM(ctx, req.State, &state)...)
+	prior, diags := getVMObject(ctx, req.State, &state)
+	resp.Diagnostics.Append(diags...)
 	if resp.Diagnostics.HasError() || !providerdata.Configured(r.data, &resp.Diagnostics) {
 		return
 	}
@@ -124,7 +131,11 @@ func (r *vmResource) Read(ctx context.Context, req resource.ReadRequest, resp *r
 		resp.State.RemoveResource(ctx)
 		return
 	}
-	resp.Diagnostics.Append(setVM(ctx, &resp.State, state)...)
+	obj, diags := vmObject(state)
+	if resp.Diagnostics.Append(diags...); diags.HasError() || obj.Equal(prior) {
+		return // unchanged: the framework returns the prior state as it came, with no conversion
+	}
+	resp.Diagnostics.Append(resp.State.Set(ctx, obj)...)
 }
 
 func (r *vmResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
@@ -155,16 +166,30 @@ func (r *vmResource) Update(ctx context.Context, req resource.UpdateRequest, res
 		return
 	}
 	plan.UUID = types.StringValue(dom.UUID)
+	if !updateSeed(ctx, conn, prior, plan, &resp.Diagnostics) {
+		return
+	}
 	restart, ok := r.redefine(ctx, conn, dom, plan, &resp.Diagnostics)
 	if !ok {
 		return
+	}
+	forAgent, err := agentNeedsRestart(ctx, conn, dom, plan)
+	if err != nil {
+		resp.Diagnostics.AddError("Unable to read the domain", err.Error())
+		return
+	}
+	restart = restart || forAgent // the agent channel, which this running domain can only get at a boot
+	if plan.WaitForIP.IsNull() && !prior.WaitForIP.IsNull() {
+		recordWait(ctx, conn, dom, nil) // an import must not bring the block back
 	}
 	live, err := r.converge(ctx, conn, dom, plan, restart)
 	if err != nil {
 		resp.Diagnostics.AddError("Unable to change the VM's power state", err.Error())
 		return
 	}
+	dropOldSeed(ctx, conn, prior, plan, &resp.Diagnostics)
 	live.Info.Disks = vmOrderDisks(live.Info.Disks, vmTargetsOf(plan.Disks)) // recorded in the configured order
+	live.Info.SeedDigest = plan.seedDigest()
 	row, err := r.data.Store.UpsertVM(ctx, plan.HostID.ValueString(), plan.Name.ValueString(), live.Info)
 	if err != nil {
 		resp.Diagnostics.AddError("Unable to record the VM in the store", err.Error()+

@@ -2,9 +2,7 @@ package resources_test
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"math/big"
 	"strings"
 	"testing"
 
@@ -12,6 +10,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-go/tftypes"
 
 	"github.com/virtumancer/terraform-provider-virtumancer/internal/acctest"
+	"github.com/virtumancer/terraform-provider-virtumancer/internal/benchfloor"
 )
 
 // BenchmarkVMRefreshPlan is what one virtumancer_vm costs the provider in a
@@ -192,7 +191,7 @@ func (p *protoBench) destroy(typeName string, state tftypes.Value) {
 func (p *protoBench) refreshPlan(typeName string, cfg, state tftypes.Value) tftypes.Value {
 	v, err := p.srv.ValidateResourceConfig(p.ctx, &tfprotov6.ValidateResourceConfigRequest{TypeName: typeName, Config: p.dynamic(cfg)})
 	p.check("ValidateResourceConfig", err, v.Diagnostics)
-	raw, err := json.Marshal(jsonOf(state))
+	raw, err := benchfloor.StateJSON(state)
 	if err != nil {
 		p.b.Fatal(err)
 	}
@@ -238,43 +237,6 @@ func diagErr(diags []*tfprotov6.Diagnostic) error {
 		return nil
 	}
 	return fmt.Errorf("%s", strings.Join(msgs, "; "))
-}
-
-// jsonOf is v as the CLI stores it in the state file.
-func jsonOf(v tftypes.Value) any {
-	if v.IsNull() || !v.IsKnown() {
-		return nil
-	}
-	switch t := v.Type(); {
-	case t.Is(tftypes.String):
-		var s string
-		_ = v.As(&s)
-		return s
-	case t.Is(tftypes.Bool):
-		var x bool
-		_ = v.As(&x)
-		return x
-	case t.Is(tftypes.Number):
-		var f big.Float
-		_ = v.As(&f)
-		return json.Number(f.Text('g', -1))
-	case t.Is(tftypes.List{}), t.Is(tftypes.Set{}), t.Is(tftypes.Tuple{}):
-		var xs []tftypes.Value
-		_ = v.As(&xs)
-		out := make([]any, len(xs))
-		for i, x := range xs {
-			out[i] = jsonOf(x)
-		}
-		return out
-	default: // object, map
-		var m map[string]tftypes.Value
-		_ = v.As(&m)
-		out := make(map[string]any, len(m))
-		for k, x := range m {
-			out[k] = jsonOf(x)
-		}
-		return out
-	}
 }
 
 // BenchmarkVMCreate is what creating one virtumancer_vm costs the provider

@@ -31,6 +31,7 @@ func (r *vmResource) destroy(ctx context.Context, conn *hypervisor.Conn, state v
 		diags.AddError(summary, err.Error()+"\n"+r.restoreRow(ctx, prev, found))
 		return
 	}
+	removeGuestFiles(ctx, conn, state, diags)
 	tflog.Info(ctx, "deleted vm")
 }
 

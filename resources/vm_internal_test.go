@@ -179,6 +179,9 @@ func TestVMModelConversion(t *testing.T) {
 		State: str("shut off"), ConfigJSON: str(`{"name":"web"}`),
 		Drift:          driftValue([]vminfo.Drift{{Field: "memory", Recorded: "1", Live: "2"}}),
 		PendingRestart: types.BoolValue(false), IPAddresses: vmStringList([]string{"192.0.2.1"}),
+		CloudInit: types.ObjectValueMust(cloudInitAttrTypes, map[string]attr.Value{"user_data": str("#cloud-config\n"),
+			"meta_data": types.StringNull(), "network_config": types.StringNull(), "pool": str("p")}),
+		ConsoleLog: str("/p/web-console.log"),
 	}
 	null := tftypes.NewValue(s.Type().TerraformType(ctx), nil)
 	framework := tfsdk.State{Schema: s, Raw: null}

@@ -32,6 +32,7 @@ type vmModel struct {
 	Disks           types.List     `tfsdk:"disk"`
 	Interfaces      types.List     `tfsdk:"network_interface"`
 	WaitForIP       types.Object   `tfsdk:"wait_for_ip"`
+	CloudInit       types.Object   `tfsdk:"cloud_init"`
 	Timeouts        timeouts.Value `tfsdk:"timeouts"`
 
 	ID             types.String `tfsdk:"id"`
@@ -42,6 +43,7 @@ type vmModel struct {
 	Drift          types.List   `tfsdk:"drift"`
 	PendingRestart types.Bool   `tfsdk:"pending_restart"`
 	IPAddresses    types.List   `tfsdk:"ip_addresses"`
+	ConsoleLog     types.String `tfsdk:"console_log"`
 }
 
 // vmDiskModel is one disk block.
@@ -100,10 +102,16 @@ type vmData interface {
 // (which compiles a regexp per struct field on every call: most of the
 // provider's own CPU time in a refresh of many VMs).
 func getVM(ctx context.Context, src vmData, m *vmModel) diag.Diagnostics {
+	_, diags := getVMObject(ctx, src, m)
+	return diags
+}
+
+// getVMObject is getVM that also returns the resource data as one object.
+func getVMObject(ctx context.Context, src vmData, m *vmModel) (types.Object, diag.Diagnostics) {
 	var obj types.Object
 	diags := src.Get(ctx, &obj)
 	if diags.HasError() {
-		return diags
+		return obj, diags
 	}
 	a := obj.Attributes()
 	var bad []string
@@ -120,6 +128,7 @@ func getVM(ctx context.Context, src vmData, m *vmModel) diag.Diagnostics {
 	vmAttr(a, "disk", &m.Disks, &bad)
 	vmAttr(a, "network_interface", &m.Interfaces, &bad)
 	vmAttr(a, "wait_for_ip", &m.WaitForIP, &bad)
+	vmAttr(a, "cloud_init", &m.CloudInit, &bad)
 	vmAttr(a, "timeouts", &m.Timeouts, &bad)
 	vmAttr(a, "id", &m.ID, &bad)
 	vmAttr(a, "uuid", &m.UUID, &bad)
@@ -129,10 +138,11 @@ func getVM(ctx context.Context, src vmData, m *vmModel) diag.Diagnostics {
 	vmAttr(a, "drift", &m.Drift, &bad)
 	vmAttr(a, "pending_restart", &m.PendingRestart, &bad)
 	vmAttr(a, "ip_addresses", &m.IPAddresses, &bad)
+	vmAttr(a, "console_log", &m.ConsoleLog, &bad)
 	if len(bad) > 0 || len(a) != len(vmAttrTypes()) {
 		diags.Append(providerdata.Bug(fmt.Sprintf("virtumancer_vm data does not match vmModel (attributes %v of %d)", bad, len(a))))
 	}
-	return diags
+	return obj, diags
 }
 
 func vmAttr[T attr.Value](a map[string]attr.Value, name string, dst *T, bad *[]string) {
@@ -149,6 +159,15 @@ func vmAttr[T attr.Value](a map[string]attr.Value, name string, dst *T, bad *[]s
 func setVM(ctx context.Context, dst interface {
 	Set(ctx context.Context, val any) diag.Diagnostics
 }, m vmModel) diag.Diagnostics {
+	obj, diags := vmObject(m)
+	if diags.HasError() {
+		return diags
+	}
+	return dst.Set(ctx, obj)
+}
+
+// vmObject is m as one object of the schema's type.
+func vmObject(m vmModel) (types.Object, diag.Diagnostics) {
 	obj, diags := types.ObjectValue(vmAttrTypes(), map[string]attr.Value{
 		"host_id":           m.HostID,
 		"name":              m.Name,
@@ -163,6 +182,7 @@ func setVM(ctx context.Context, dst interface {
 		"disk":              m.Disks,
 		"network_interface": m.Interfaces,
 		"wait_for_ip":       m.WaitForIP,
+		"cloud_init":        m.CloudInit,
 		"timeouts":          m.Timeouts,
 		"id":                m.ID,
 		"uuid":              m.UUID,
@@ -172,12 +192,12 @@ func setVM(ctx context.Context, dst interface {
 		"drift":             m.Drift,
 		"pending_restart":   m.PendingRestart,
 		"ip_addresses":      m.IPAddresses,
+		"console_log":       m.ConsoleLog,
 	})
 	if diags.HasError() {
 		diags.Append(providerdata.Bug("virtumancer_vm: vmModel does not match the schema"))
-		return diags
 	}
-	return dst.Set(ctx, obj)
+	return obj, diags
 }
 
 const vmMiB = 1024 // KiB per MiB
@@ -313,6 +333,8 @@ func (m vmModel) spec(ctx context.Context) (vminfo.Spec, diag.Diagnostics) {
 		MemoryKiB:  uint64(m.Memory.ValueInt64()) * vmMiB,
 		Vcpu:       uint(m.Vcpu.ValueInt64()),
 		Graphics:   m.Graphics.ValueString(),
+		GuestAgent: m.wantsAgent(ctx),
+		ConsoleLog: m.ConsoleLog.ValueString(),
 	}
 	if !m.MaxMemory.IsUnknown() {
 		s.MaxMemoryKiB = uint64(m.MaxMemory.ValueInt64()) * vmMiB
@@ -341,6 +363,7 @@ func (m vmModel) spec(ctx context.Context) (vminfo.Spec, diag.Diagnostics) {
 		}
 		s.Interfaces = append(s.Interfaces, n)
 	}
+	s.Disks = append(s.Disks, m.seedDisks()...)
 	return s, diags
 }
 
@@ -362,7 +385,8 @@ func (m *vmModel) setLive(live liveVM) {
 	m.Graphics = types.StringValue(vminfo.GraphicsName(v.Graphics))
 	m.DomainType = types.StringValue(v.DomainType)
 	m.PendingRestart = types.BoolValue(len(live.Pending) > 0)
-	m.Disks = disksValue(vmOrderDisks(v.Disks, vmTargetsOf(m.Disks)))
+	m.Disks = disksValue(vmOrderDisks(withoutSeed(v.Disks, v.Name), vmTargetsOf(m.Disks)))
+	m.ConsoleLog = vmOptString(v.ConsoleLog)
 	m.Interfaces = nicsValue(v.Interfaces)
 	m.IPAddresses = vmStringList(live.ips)
 	if m.ShutdownTimeout.IsNull() || m.ShutdownTimeout.IsUnknown() {

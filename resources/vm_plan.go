@@ -16,7 +16,8 @@ import (
 
 // ValidateConfig catches combinations libvirt would only refuse at apply time.
 func (r *vmResource) ValidateConfig(ctx context.Context, req resource.ValidateConfigRequest, resp *resource.ValidateConfigResponse) {
-	// Only the disk blocks are checked here: read just them, not the whole
+	validateCloudInit(ctx, req, &resp.Diagnostics)
+	// The rest checks only the disk blocks: read just them, not the whole
 	// configuration (this runs for every VM on every plan).
 	if rawLen(req.Config.Raw, "disk") <= 0 {
 		return
@@ -63,6 +64,7 @@ func (r *vmResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRequ
 	if req.Plan.Raw.IsNull() {
 		return // destroy
 	}
+	planGuestFiles(ctx, req, resp)
 	diags := &resp.Diagnostics
 	for _, b := range []struct {
 		name string
@@ -86,6 +88,9 @@ func (r *vmResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRequ
 		if !d.HasError() && !out.Equal(planned) {
 			diags.Append(resp.Plan.SetAttribute(ctx, at, out)...)
 		}
+	}
+	if !req.State.Raw.IsNull() {
+		r.warnAgentRestart(ctx, req.State.Raw, req.Plan.Raw, diags)
 	}
 	if !req.State.Raw.IsNull() && (rawLen(req.State.Raw, "drift") > 0 || rawNull(req.State.Raw, "config_json")) {
 		// Drift in a field the configuration does not pin (a disk format,

@@ -28,34 +28,37 @@ type liveVM struct {
 }
 
 // readLive reads the named domain (definitions, runtime and pending
-// restart) through the observation layer. ipSource, when set, also asks a
-// running domain for its addresses (failures there are logged, not fatal:
-// an address is an observation, not configuration).
-func readLive(ctx context.Context, conn *hypervisor.Conn, name, ipSource string) (liveVM, error) {
+// restart) through the observation layer.
+func readLive(ctx context.Context, conn *hypervisor.Conn, name string) (liveVM, error) {
 	obs, err := observe.Reader{Pending: true}.Names(ctx, conn, []string{name})
 	if err != nil {
 		return liveVM{}, err
 	}
-	switch o := obs[0]; {
+	return liveOf(conn, obs[0], name)
+}
+
+// readStarted is readLive of a domain converge has just started from its
+// definition, with the autostart it set: running, persistent and nothing
+// pending, so only the definition is read (observe.Reader.Started).
+func readStarted(ctx context.Context, conn *hypervisor.Conn, dom hypervisor.Domain, autostart bool) (liveVM, error) {
+	rt := vminfo.Runtime{ID: dom.ID, State: vminfo.StateRunning, Persistent: true, Autostart: autostart}
+	o, err := observe.Reader{}.Started(ctx, conn, dom, rt)
+	if err != nil {
+		return liveVM{}, err
+	}
+	return liveOf(conn, o, dom.Name)
+}
+
+// liveOf renders one observation: gone and unreadable are errors here.
+func liveOf(conn *hypervisor.Conn, o observe.Observation, name string) (liveVM, error) {
+	switch {
 	case o.Gone:
 		return liveVM{}, fmt.Errorf("host %q (%s): domain %q: %w", conn.HostID(), conn.Redacted(), name, hypervisor.ErrDomainNotFound)
 	case o.Err != nil:
 		return liveVM{}, fmt.Errorf("host %q (%s): domain %q: %w", conn.HostID(), conn.Redacted(), name, o.Err)
 	default:
-		return withIPs(ctx, conn, liveVM{Live: *o.Live}, ipSource), nil
+		return liveVM{Live: *o.Live}, nil
 	}
-}
-
-func withIPs(ctx context.Context, conn *hypervisor.Conn, live liveVM, ipSource string) liveVM {
-	if ipSource == "" || !vminfo.Active(live.Info.State) {
-		return live
-	}
-	ips, err := conn.InterfaceAddresses(ctx, live.Domain, ipSource)
-	if err != nil {
-		tflog.Warn(ctx, "could not read ip addresses", map[string]any{"source": ipSource, "error": err.Error()})
-	}
-	live.ips = ips
-	return live
 }
 
 // refresh is Read: it puts the live domain into m and renders its verdict.
@@ -89,13 +92,7 @@ func (r *vmResource) refresh(ctx context.Context, m *vmModel, diags *diag.Diagno
 	}
 	ctx = tflog.SetField(ctx, "uuid", res.Live.Domain.UUID)
 	warnRecreated(m, res, diags)
-	wait, d := m.wait(ctx)
-	diags.Append(d...)
-	source := ""
-	if wait != nil {
-		source = wait.Source.ValueString()
-	}
-	live := withIPs(ctx, conn, liveVM{Live: *res.Live}, source)
+	live := refreshIPs(ctx, conn, m, liveVM{Live: *res.Live}, diags)
 	if row != nil && len(vmTargetsOf(m.Disks)) == 0 {
 		if rec, err := observe.Recorded(*row); err == nil {
 			// Just imported: list disks in the order they were recorded (the

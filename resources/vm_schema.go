@@ -86,6 +86,7 @@ func vmSchemaV0(ctx context.Context) schema.Schema {
 			"disk":              vmDiskBlock(),
 			"network_interface": vmInterfaceBlock(),
 			"wait_for_ip":       vmWaitBlock(),
+			"cloud_init":        vmCloudInitBlock(),
 			"timeouts": timeouts.Block(ctx, timeouts.Opts{
 				Create: true, Update: true, Delete: true,
 				CreateDescription: "How long define, start and wait_for_ip may take (default `" + vmDurationText(vmDefaultCreateTimeout) + "`).",
@@ -199,9 +200,12 @@ func vmAttributes() map[string]schema.Attribute {
 			Description: "Whether the running domain's live configuration differs from its persistent definition, " +
 				"i.e. a change waits for the next boot.",
 		},
+		"console_log": vmConsoleLogAttribute(),
 		"ip_addresses": schema.ListAttribute{
 			Computed: true, ElementType: types.StringType,
-			Description: "Addresses of the running domain from the `wait_for_ip` source; empty without `wait_for_ip`.",
+			Description: "Addresses of the running domain from the `wait_for_ip` source, IPv4 first, then global IPv6 (loopback " +
+				"and link-local addresses are left out); empty without `wait_for_ip` or while the VM is off. Read again on every " +
+				"refresh; when the source fails then, the addresses in state are kept.",
 		},
 	}
 }
@@ -214,7 +218,7 @@ func vmDiskBlock() schema.ListNestedBlock {
 		NestedObject: schema.NestedBlockObject{
 			Attributes: map[string]schema.Attribute{
 				"pool": schema.StringAttribute{
-					Optional: true, Description: "Storage pool of `volume`.",
+					Optional: true, Description: "Storage pool of `volume` (on the `test:///default` driver: `default-pool`, not `default`).",
 					Validators: []validator.String{validate.NonEmpty(),
 						stringvalidator.AlsoRequires(path.MatchRelative().AtParent().AtName("volume"))},
 				},
@@ -291,12 +295,18 @@ func vmInterfaceBlock() schema.ListNestedBlock {
 
 func vmWaitBlock() schema.SingleNestedBlock {
 	return schema.SingleNestedBlock{
-		Description: "Wait, after starting the VM, until it reports an IP address; fills `ip_addresses`.",
+		Description: "Wait, after starting the VM, until it reports an IP address; fills `ip_addresses`. On timeout the apply " +
+			"fails with what the source answered last. With `source = \"agent\"` the domain gets the `org.qemu.guest_agent.0` " +
+			"channel: a running VM that lacks it is restarted for it (the plan warns) unless it can take it live, and it stays when the " +
+			"source changes later. Apply records the block in the domain's metadata, so an import reads it back.",
 		Attributes: map[string]schema.Attribute{
 			"source": schema.StringAttribute{
 				Optional: true, Computed: true, Default: stringdefault.StaticString(vmDefaultWaitSource),
-				Description: "Where addresses come from: one of " + validate.Quoted(vmAddressSources) + " (DHCP leases of a " +
-					"libvirt network, the QEMU guest agent, the host's ARP table). Defaults to `" + vmDefaultWaitSource + "`.",
+				Description: "Where addresses come from: one of " + validate.Quoted(vmAddressSources) + ": `lease`, the DHCP leases " +
+					"of the libvirt network the VM's interface is on (the network needs `dhcp` or a `dhcp_host` for the VM's mac); " +
+					"`agent`, the QEMU guest agent (qemu-guest-agent must run in the guest); `arp`, the host's neighbour table " +
+					"(a guest shows there only after it sent traffic, and libvirt cannot read it inside some network namespaces: " +
+					"it fails with \"wrong nlmsg len\"). Defaults to `" + vmDefaultWaitSource + "`.",
 				Validators: []validator.String{stringvalidator.OneOf(vmAddressSources...)},
 			},
 			"timeout": schema.StringAttribute{

@@ -64,6 +64,7 @@ func mergeDefinition(current, built string, formats []string) (merged string, ch
 	nics, nicsChanged := mergeNICs(cur.Devices.Interfaces, ci.Interfaces, wantDevs.Interfaces, wi.Interfaces)
 	cur.Devices.Interfaces = nics
 	changed = changed || disksChanged || nicsChanged
+	changed = mergeAgentChannel(cur.Devices, wantDevs) || changed
 	if disksChanged {
 		cur.Devices.Controllers = addControllers(cur.Devices.Controllers, wantDevs.Controllers)
 	}

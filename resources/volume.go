@@ -79,7 +79,8 @@ func volumeSchemaV0() schema.Schema {
 			},
 			"pool": schema.StringAttribute{
 				Required: true, PlanModifiers: replace, Validators: []validator.String{singlePathElement},
-				Description: "Name of the libvirt storage pool, e.g. `default`.",
+				Description: "Name of the libvirt storage pool, e.g. `default` or a `virtumancer_pool`'s name. " +
+					"The `test:///default` driver's only pool is `default-pool` (not `default`), and its path `/default-pool` is fictitious.",
 			},
 			"name": schema.StringAttribute{
 				Required: true, PlanModifiers: replace, Validators: []validator.String{singlePathElement},
@@ -108,7 +109,8 @@ func volumeSchemaV0() schema.Schema {
 				Optional: true, Validators: []validator.String{validate.NonEmpty()},
 				Description: "Path of a local image file (on the machine running Terraform) to upload into the new volume. " +
 					"The volume is replaced when the file's content changes (see `source_sha256`); pointing at another file with the same content changes nothing. " +
-					"A raw image needs `format = \"raw\"`, a qcow2 image `format = \"qcow2\"`.",
+					"A raw image needs `format = \"raw\"`, a qcow2 image `format = \"qcow2\"`. " +
+					"The `test:///default` driver has no volume upload (virStorageVolUpload is not supported): apply fails there; use a qemu host.",
 			},
 
 			// Computed

@@ -11,10 +11,16 @@
 # one run each, to bound the time. Each ratio is of wall time, with the ratio
 # of CPU time (the CLI and its provider processes) beside it, which a shared
 # machine disturbs less. terraform_data's plan is printed only for reference.
-# BENCH_PLAN_SIZES (default "500") lists the N to run.
+# BENCH_PLAN_SIZES (default "500") lists the N to run; BENCH_PREFIX (default
+# "bench") starts the domain names, so runs on a shared libvirtd stay apart.
+# BENCH_PROFILE=1 adds one profiled plan per configuration after the timed
+# ones and prints where its CPU time went: the provider processes (their own
+# CPU profiles, internal/cpuprofile) and the CLI (the rest; OpenTofu's own
+# profile beside it).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 sizes=${BENCH_PLAN_SIZES:-500}
+prefix=${BENCH_PREFIX:-bench}
 work=$(mktemp -d)
 holder_pid=
 applied=() # directories whose resources live in libvirt until destroyed
@@ -68,7 +74,7 @@ vm_hcl() {
 resource "$2" "vm" {
   count    = $1
   host_id  = $3
-  name     = "bench-$1-\${count.index}"
+  name     = "$prefix-$1-\${count.index}"
   vcpu     = 1
   memory   = 64
   graphics = "none"
@@ -137,6 +143,34 @@ report() {
   echo "RATIO $1 = $(ratio "$ow" "$of") ($4${ow}s vs ${of}s, $5; cpu $(ratio "$cw" "$cf"): ${cw}s vs ${cf}s)"
 }
 
+# samples DIR: CPU seconds in the pprof CPU profiles of DIR (0 when none).
+samples() {
+  local f t=0 s
+  for f in "$1"/*.pprof; do
+    [ -s "$f" ] || continue
+    s=$(go tool pprof -top -nodecount=1 "$f" 2>/dev/null | awk '/Total samples/ {
+      sub(/.*Total samples = /, ""); v = $1; n = v + 0
+      if (v ~ /ms$/) n /= 1000; else if (v ~ /us$/) n /= 1e6; else if (v ~ /min$/) n *= 60
+      print n; exit }')
+    t=$(awk -v a="$t" -v b="${s:-0}" 'BEGIN { print a + b }')
+  done
+  echo "$t"
+}
+
+# split CLI N DIR CONFIG LABEL: one profiled plan of DIR; prints its CPU split.
+split() {
+  local cli=$1 n=$2 dir=$3 c=$4 p t own=""
+  p="$work/prof-$(basename "$cli")-$c"
+  rm -rf "$p" && mkdir -p "$p/provider"
+  t=$(VIRTUMANCER_CPU_PROFILE_DIR="$p/provider" TOFU_CPU_PROFILE="$p/cli.pprof" \
+    measure "$cli" "$dir" plan -input=false -lock=false -parallelism=10 -detailed-exitcode)
+  local prov cpu=${t#* }
+  prov=$(samples "$p/provider")
+  [ -s "$p/cli.pprof" ] && own=", the CLI's own profile $(awk -v s="$(samples "$p" 2>/dev/null)" 'BEGIN { printf "%.2fs", s }')"
+  awk -v c="$c" -v n="$n" -v v="$5" -v cpu="$cpu" -v prov="$prov" -v own="$own" 'BEGIN {
+    printf "SPLIT [%s] plan %d %s: cpu %.2fs = provider %.2fs (%.0f%%) + CLI %.2fs%s\n", v, n, c, cpu, prov, 100 * prov / cpu, cpu - prov, own }'
+}
+
 run_cli() { # CLI N
   local cli=$1 n=$2 name dir v t c
   name=$(basename "$cli")
@@ -161,6 +195,9 @@ run_cli() { # CLI N
       cpu[$c]=$(minof "${cpu[$c]:-}" "${t#* }")
     done
   done
+  if [ -n "${BENCH_PROFILE:-}" ]; then
+    for c in vm floorvm floormin; do split "$cli" "$n" "$dir/$c" "$c" "$name"; done
+  fi
   measure "$cli" "$dir/vm" destroy -auto-approve -input=false -parallelism=10 >/dev/null
   unset 'applied[-1]'
   local p=()

@@ -44,6 +44,11 @@ fi
 if [ -f scripts/bench-plan.sh ]; then
   bash scripts/bench-plan.sh | tee -a "$out/lines.txt"
 fi
+if [ "${BENCH_GUESTS:-}" = 1 ]; then
+  bash scripts/bench-guests.sh | tee -a "$out/lines.txt"
+else
+  echo "== guest floor skipped: BENCH_GUESTS=1 make bench also boots 2 x 10 tiny guests on qemu:///system (a few minutes)"
+fi
 echo "== summary (the machine may be shared: each time is a best of several runs unless it says one run)"
 grep -E '^Benchmark' "$out/go.txt" || true
 grep -E '^(RATIO|REF|EVENT|PEAK)' "$out/lines.txt" || true

@@ -12,7 +12,8 @@ fail() { echo "scripts/testenv.sh: $*" >&2; exit 1; }
 # iptables and dnsmasq-base must be there before libvirtd starts: it picks its
 # firewall backend at start, and networks with DHCP need dnsmasq (SPEC 6).
 packages=(libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients qemu-system-x86 qemu-utils e2fsprogs openssh-server openssh-client sqlite3
-  iptables dnsmasq-base iproute2)
+  iptables dnsmasq-base iproute2
+  gpg unzip) # make release-check: sign and open a snapshot release
 missing=()
 for p in "${packages[@]}"; do
   [[ "$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null)" == *'install ok installed'* ]] || missing+=("$p")

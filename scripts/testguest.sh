@@ -9,7 +9,8 @@
 # a SATA or IDE cdrom is readable) and a busybox initramfs that loads the
 # virtio, SCSI/SATA cdrom, iso9660 and vfat drivers, reads a NoCloud seed
 # (label cidata), sets the hostname from meta-data, prints what it read on
-# ttyS0, takes a DHCP lease on eth0 and runs Debian's qemu-guest-agent.
+# ttyS0, takes a DHCP lease on eth0 and runs Debian's qemu-guest-agent; the
+# ACPI power button and the agent's guest-shutdown power it off.
 # internal/testguest parses what it prints; keep the two in step.
 #
 # Runs as root (it installs packages). The kernel package is only downloaded
@@ -131,6 +132,21 @@ echo 1 >/proc/sys/kernel/printk
 say() { echo "testguest: $*"; }
 say "init started (kernel $(uname -r), uptime $(cut -d" " -f1 /proc/uptime) s)"
 for m in $(cat /etc/modules); do modprobe "$m" || say "modprobe $m failed"; done
+# acpid starts first: a power button pressed before it runs is lost, and a
+# destroy right after the lease (what wait_for_ip waits for) would then wait
+# out shutdown_timeout.
+# acpid runs /etc/acpi/PWRF/00000080 on the power button (virsh shutdown),
+# read from the button driver's evdev device. It forks first, then dies if
+# its log cannot be made (the default is under /var/log, which this tree
+# lacks) or no device opens, so its exit status says nothing: the pid file,
+# written once all is open, does.
+acpid -c /etc/acpi -l /run/acpid.log -p /run/acpid.pid
+for _ in $(seq 1 25); do [ -s /run/acpid.pid ] && break; sleep 0.2; done
+if [ -s /run/acpid.pid ] && kill -0 "$(cat /run/acpid.pid)" 2>/dev/null; then
+  say "acpid started (input: $(cat /sys/class/input/event*/device/name 2>/dev/null | tr '\n' ',' | sed 's/,$//'))"
+else
+  say "acpid failed: $(tr '\n' ' ' </run/acpid.log 2>/dev/null)"
+fi
 
 # find_seed mounts the NoCloud seed on /mnt/seed: by label first, then by
 # probing every block device for a meta-data file (devices appear late).
@@ -201,7 +217,6 @@ if [ -n "$port" ]; then
 else
   say "no agent channel"
 fi
-acpid -c /etc/acpi && say "acpid started"
 say "ready (uptime $(cut -d" " -f1 /proc/uptime) s)"
 while :; do sleep 3600; done
 INIT
@@ -220,9 +235,27 @@ esac
 exit 0
 DHCP
 
-# The power button (virsh shutdown) and the agent's guest-shutdown power off.
-printf '#!/bin/sh\necho "testguest: powering off" >/dev/console\nsync\npoweroff -f\n' >"$tree/etc/acpi/PWRF/00000080"
-cp "$tree/etc/acpi/PWRF/00000080" "$tree/sbin/shutdown"
+# The power button (virsh shutdown) powers off. There is no init to signal,
+# so poweroff -f: the kernel's ACPI S5 ends qemu, which libvirt records as
+# shut off, reason "shutdown".
+cat >"$tree/etc/acpi/PWRF/00000080" <<'PWRF'
+#!/bin/sh
+echo "testguest: shutting down: poweroff (power button)" >/dev/console
+sync
+exec poweroff -f
+PWRF
+# The agent's guest-shutdown runs "/sbin/shutdown -h -P|-H|-r +0 message"
+# (powerdown, halt, reboot); it expects no reply, so acting at once is fine.
+cat >"$tree/sbin/shutdown" <<'SHUTDOWN'
+#!/bin/sh
+action=poweroff
+for a; do
+  case "$a" in -r) action=reboot ;; -H) action=halt ;; esac
+done
+echo "testguest: shutting down: $action (agent)" >/dev/console
+sync
+exec "$action" -f
+SHUTDOWN
 chmod 755 "$tree/init" "$tree/etc/udhcpc.script" "$tree/etc/acpi/PWRF/00000080" "$tree/sbin/shutdown"
 (cd "$tree" && find . | cpio -H newc -o --quiet | gzip -9) >"$work/initrd.gz"
 

@@ -108,7 +108,7 @@ func benchConfig(typ tftypes.Object) tftypes.Value {
 	return tftypes.NewValue(typ, vals)
 }
 
-func dynamic(t *testing.T, typ tftypes.Type, v tftypes.Value) *tfprotov6.DynamicValue {
+func dynamic(t testing.TB, typ tftypes.Type, v tftypes.Value) *tfprotov6.DynamicValue {
 	t.Helper()
 	dv, err := tfprotov6.NewDynamicValue(typ, v)
 	if err != nil {
@@ -117,7 +117,7 @@ func dynamic(t *testing.T, typ tftypes.Type, v tftypes.Value) *tfprotov6.Dynamic
 	return &dv
 }
 
-func mustNoDiags(t *testing.T, step string, err error, diags []*tfprotov6.Diagnostic) {
+func mustNoDiags(t testing.TB, step string, err error, diags []*tfprotov6.Diagnostic) {
 	t.Helper()
 	if err != nil {
 		t.Fatalf("%s: %v", step, err)
@@ -127,5 +127,80 @@ func mustNoDiags(t *testing.T, step string, err error, diags []*tfprotov6.Diagno
 	}
 	if t.Failed() {
 		t.FailNow()
+	}
+}
+
+// BenchmarkFloorRefreshPlan is what one instance of each floor resource
+// costs its provider in a `plan` with nothing to change: per op, the four
+// requests the CLI sends (ValidateResourceConfig, UpgradeResourceState,
+// ReadResource, PlanResourceChange), as resources.BenchmarkVMRefreshPlan
+// does for virtumancer_vm, so their allocs/op compare directly. vm against
+// min is what the VM's schema costs in the framework alone.
+func BenchmarkFloorRefreshPlan(b *testing.B) {
+	ctx := context.Background()
+	srv, err := providerserver.NewProtocol6WithError(benchfloor.New())()
+	if err != nil {
+		b.Fatal(err)
+	}
+	schemas, err := srv.GetProviderSchema(ctx, &tfprotov6.GetProviderSchemaRequest{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, c := range []struct {
+		name   string
+		config func(tftypes.Object) tftypes.Value
+	}{
+		{"vm", benchConfig},
+		{"min", func(typ tftypes.Object) tftypes.Value {
+			return tftypes.NewValue(typ, map[string]tftypes.Value{
+				"input": tftypes.NewValue(tftypes.String, "bench-0"), "id": tftypes.NewValue(tftypes.String, nil),
+			})
+		}},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			typeName := "benchfloor_" + c.name
+			typ := schemas.ResourceSchemas[typeName].ValueType().(tftypes.Object)
+			cfg := dynamic(b, typ, c.config(typ))
+			null := dynamic(b, typ, tftypes.NewValue(typ, nil))
+			plan, err := srv.PlanResourceChange(ctx, &tfprotov6.PlanResourceChangeRequest{
+				TypeName: typeName, Config: cfg, PriorState: null, ProposedNewState: cfg,
+			})
+			mustNoDiags(b, "plan", err, plan.Diagnostics)
+			applied, err := srv.ApplyResourceChange(ctx, &tfprotov6.ApplyResourceChangeRequest{
+				TypeName: typeName, Config: cfg, PriorState: null, PlannedState: plan.PlannedState,
+			})
+			mustNoDiags(b, "apply", err, applied.Diagnostics)
+			state, err := applied.NewState.Unmarshal(typ)
+			if err != nil {
+				b.Fatal(err)
+			}
+			raw, err := benchfloor.StateJSON(state)
+			if err != nil {
+				b.Fatal(err)
+			}
+			for b.Loop() {
+				refreshPlan(ctx, b, srv, typeName, cfg, raw, state)
+			}
+		})
+	}
+}
+
+// refreshPlan is one instance of a `plan`; the plan must be empty.
+func refreshPlan(ctx context.Context, b *testing.B, srv tfprotov6.ProviderServer, typeName string, cfg *tfprotov6.DynamicValue, raw []byte, state tftypes.Value) {
+	v, err := srv.ValidateResourceConfig(ctx, &tfprotov6.ValidateResourceConfigRequest{TypeName: typeName, Config: cfg})
+	mustNoDiags(b, "validate", err, v.Diagnostics)
+	up, err := srv.UpgradeResourceState(ctx, &tfprotov6.UpgradeResourceStateRequest{
+		TypeName: typeName, RawState: &tfprotov6.RawState{JSON: raw},
+	})
+	mustNoDiags(b, "upgrade", err, up.Diagnostics)
+	read, err := srv.ReadResource(ctx, &tfprotov6.ReadResourceRequest{TypeName: typeName, CurrentState: up.UpgradedState})
+	mustNoDiags(b, "read", err, read.Diagnostics)
+	plan, err := srv.PlanResourceChange(ctx, &tfprotov6.PlanResourceChangeRequest{
+		TypeName: typeName, Config: cfg, PriorState: read.NewState, ProposedNewState: read.NewState,
+	})
+	mustNoDiags(b, "plan", err, plan.Diagnostics)
+	planned, err := plan.PlannedState.Unmarshal(state.Type())
+	if err != nil || !planned.Equal(state) || len(plan.RequiresReplace) > 0 {
+		b.Fatalf("plan is not empty: %v (replace %v, %v)", planned, plan.RequiresReplace, err)
 	}
 }

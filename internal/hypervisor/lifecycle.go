@@ -12,6 +12,11 @@ import (
 // shutdownPoll is how often Shutdown checks whether the guest has gone down.
 const shutdownPoll = 250 * time.Millisecond
 
+// shutdownRepeat is how often the shutdown request is sent again while the
+// guest is still up: a guest that is still booting (no ACPI daemon yet, no
+// agent) drops the first power-button press, as real ones do.
+const shutdownRepeat = 5 * time.Second
+
 // Start boots a defined domain and returns it with its new id. Starting a
 // running domain is not an error.
 func (c *Conn) Start(ctx context.Context, d Domain) (Domain, error) {
@@ -21,11 +26,15 @@ func (c *Conn) Start(ctx context.Context, d Domain) (Domain, error) {
 		if err != nil {
 			return err
 		}
-		if err := l.DomainCreate(dom); err != nil && !isActive(l, dom, err) {
+		started, err := l.DomainCreateWithFlags(dom, 0)
+		switch {
+		case err != nil && !isActive(l, dom, err):
 			return err
+		case err == nil && started.ID > 0:
+			out = started // the started domain, with its id: no second call
+			return nil
 		}
-		// DomainCreate does not return the domain; its id is only known
-		// by looking it up again.
+		// Already running, or a daemon that did not say the id: look it up.
 		out, err = l.DomainLookupByUUID(dom.UUID)
 		return err
 	})
@@ -68,11 +77,31 @@ func (c *Conn) Shutdown(ctx context.Context, d Domain, grace time.Duration) (for
 	return true, nil
 }
 
-// gracefulShutdown requests the shutdown and polls until the domain is off
-// or grace ends. A request the driver refuses is logged and left to the
+// gracefulShutdown requests the shutdown, again every shutdownRepeat, and
+// polls until the domain is off or grace ends. A request the driver refuses is logged and left to the
 // forced stop that follows.
 func (c *Conn) gracefulShutdown(ctx context.Context, op string, d Domain, grace time.Duration) (bool, error) {
-	err := c.call(ctx, op, func(l *libvirt.Libvirt) error {
+	deadline := time.Now().Add(grace)
+	for {
+		refused, err := c.requestShutdown(ctx, op, d)
+		if err != nil || refused {
+			return false, err
+		}
+		next := time.Now().Add(shutdownRepeat)
+		if next.After(deadline) {
+			next = deadline
+		}
+		off, err := c.waitOff(ctx, op, d, next)
+		if err != nil || off || !time.Now().Before(deadline) {
+			return off, err
+		}
+	}
+}
+
+// requestShutdown sends one shutdown request. refused means the driver will
+// not do it (logged; the forced stop follows).
+func (c *Conn) requestShutdown(ctx context.Context, op string, d Domain) (refused bool, err error) {
+	err = c.call(ctx, op, func(l *libvirt.Libvirt) error {
 		dom, err := ref(l, d)
 		if err == nil {
 			err = l.DomainShutdown(dom)
@@ -86,11 +115,11 @@ func (c *Conn) gracefulShutdown(ctx context.Context, op string, d Domain, grace 
 	case errors.As(err, &le) && !IsNotFound(err):
 		c.s.pool.log("graceful shutdown refused; forcing", "host", c.hostID, "uri", c.Redacted(),
 			"domain", d.label(), "error", le.Message)
-		return false, nil
+		return true, nil
 	default:
 		return false, err
 	}
-	return c.waitOff(ctx, op, d, time.Now().Add(grace))
+	return false, nil
 }
 
 func (c *Conn) waitOff(ctx context.Context, op string, d Domain, deadline time.Time) (bool, error) {

@@ -28,6 +28,9 @@ type VolumeSpec struct {
 	Format        string // qcow2 (default) or raw
 	CapacityBytes uint64 // 0 with a backing volume: the backing volume's capacity
 	BackingVolume string // optional: name of a volume in the same pool to back a qcow2 overlay
+	// Empty asks for a raw file of no bytes (a log something appends to);
+	// CapacityBytes must then be 0.
+	Empty bool
 }
 
 func (s VolumeSpec) check() error {
@@ -40,7 +43,9 @@ func (s VolumeSpec) check() error {
 		return fmt.Errorf("unsupported format %q: use qcow2 or raw", s.Format)
 	case s.BackingVolume != "" && s.Format == "raw":
 		return errors.New("a raw volume cannot have a backing volume: use format qcow2")
-	case s.CapacityBytes == 0 && s.BackingVolume == "":
+	case s.Empty && (s.Format != "raw" || s.CapacityBytes != 0 || s.BackingVolume != ""):
+		return errors.New("an empty volume is a raw file of capacity 0 with no backing volume")
+	case s.CapacityBytes == 0 && s.BackingVolume == "" && !s.Empty:
 		return errors.New("capacity must be greater than 0")
 	}
 	return nil

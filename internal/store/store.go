@@ -191,7 +191,26 @@ func (s *Store) Write(ctx context.Context, fn func(tx *Tx) error) error {
 		return err
 	}
 	defer s.mu.RUnlock()
-	return s.writeOn(ctx, h, fn)
+	if err := s.writeOn(ctx, h, fn); err != nil {
+		return err
+	}
+	h.wrote.Store(time.Now().UnixNano())
+	return nil
+}
+
+// WroteWithin tells whether a write transaction of this process committed
+// on the open file within the last d. A caller that only probes whether
+// the store takes writes (before it changes a host) may skip the probe
+// then: a burst of applies otherwise doubles its write transactions, which
+// queue behind each other. A file reopened since starts afresh.
+func (s *Store) WroteWithin(d time.Duration) bool {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.h == nil {
+		return false
+	}
+	at := s.h.wrote.Load()
+	return at != 0 && time.Since(time.Unix(0, at)) < d
 }
 
 // Read runs fn in a read transaction: one consistent snapshot, never

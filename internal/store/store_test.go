@@ -9,6 +9,9 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
+
+	"zombiezen.com/go/sqlite"
 )
 
 func TestOpenFixtureReads(t *testing.T) {
@@ -313,5 +316,60 @@ func TestReadOnlyDirectoryExistingFile(t *testing.T) {
 			}
 			t.Log(err)
 		})
+	}
+}
+
+// TestCommitsAreSynchronousNormal: every connection of the pool commits
+// with synchronous=NORMAL (1), for reads and writes alike.
+func TestCommitsAreSynchronousNormal(t *testing.T) {
+	s := newStore(t)
+	pragma := func(tx *Tx) (n int, err error) {
+		err = tx.query("read synchronous", "PRAGMA synchronous", func(st *sqlite.Stmt) error {
+			n = st.ColumnInt(0)
+			return nil
+		})
+		return n, err
+	}
+	for _, write := range []bool{false, true} {
+		var n int
+		run := s.Read
+		if write {
+			run = s.Write
+		}
+		if err := run(bg, func(tx *Tx) (err error) { n, err = pragma(tx); return err }); err != nil {
+			t.Fatal(err)
+		}
+		if n != 1 {
+			t.Errorf("write=%v: PRAGMA synchronous = %d, want 1 (NORMAL)", write, n)
+		}
+	}
+}
+
+// TestWroteWithin: a committed write vouches for the file it went to, for
+// the given time; a failed one and a reopened file do not.
+func TestWroteWithin(t *testing.T) {
+	s := newStore(t)
+	if s.WroteWithin(time.Hour) {
+		t.Fatal("WroteWithin before any write = true")
+	}
+	failed := errors.New("no")
+	if err := s.Write(bg, func(*Tx) error { return failed }); !errors.Is(err, failed) {
+		t.Fatalf("Write = %v", err)
+	}
+	if s.WroteWithin(time.Hour) {
+		t.Fatal("WroteWithin after a failed write = true")
+	}
+	if _, err := s.UpsertVM(bg, "h", "vm", cfg("vm", 1)); err != nil {
+		t.Fatal(err)
+	}
+	if !s.WroteWithin(time.Hour) || s.WroteWithin(0) {
+		t.Fatalf("WroteWithin(1h), WroteWithin(0) after a write = %v, %v; want true, false",
+			s.WroteWithin(time.Hour), s.WroteWithin(0))
+	}
+	if err := s.Reopen(bg); err != nil {
+		t.Fatal(err)
+	}
+	if s.WroteWithin(time.Hour) {
+		t.Fatal("WroteWithin after Reopen = true")
 	}
 }

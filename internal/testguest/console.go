@@ -1,6 +1,7 @@
 package testguest
 
 import (
+	"fmt"
 	"os"
 	"strconv"
 	"strings"
@@ -23,14 +24,16 @@ type Console struct {
 	// Sections maps a seed file name (meta-data, user-data,
 	// network-config) to its content as the guest read it, ending in a
 	// newline.
-	Sections   map[string]string
-	SeedDevice string // the block device the seed was found on
-	InstanceID string
-	Hostname   string // the hostname the guest set
-	Leases     []Lease
-	Agent      bool          // qemu-guest-agent started
-	Ready      bool          // /init finished
-	ReadyAfter time.Duration // the guest's uptime when /init finished
+	Sections    map[string]string
+	SeedDevice  string // the block device the seed was found on
+	InstanceID  string
+	Hostname    string // the hostname the guest set
+	Leases      []Lease
+	Agent       bool          // qemu-guest-agent started
+	PowerButton bool          // acpid runs: the ACPI power button powers the guest off
+	Shutdown    string        // once it began to: "poweroff (power button)" or "poweroff|halt|reboot (agent)"
+	Ready       bool          // /init finished
+	ReadyAfter  time.Duration // the guest's uptime when /init finished
 }
 
 // Lease is a DHCP lease udhcpc took.
@@ -82,6 +85,10 @@ func (c *Console) report(line string) {
 		c.Leases = append(c.Leases, parseLease(strings.TrimPrefix(line, "lease ")))
 	case strings.HasPrefix(line, "agent started"):
 		c.Agent = true
+	case strings.HasPrefix(line, "acpid started"):
+		c.PowerButton = true
+	case strings.HasPrefix(line, "shutting down: "):
+		c.Shutdown = strings.TrimPrefix(line, "shutting down: ")
 	case line == "ready" || strings.HasPrefix(line, "ready "):
 		c.Ready = true
 		// "ready (uptime 7.12 s)"
@@ -139,4 +146,14 @@ func WaitConsole(t testing.TB, path string, timeout time.Duration, what string, 
 func tail(s string, n int) string {
 	lines := strings.Split(strings.ReplaceAll(s, "\r\n", "\n"), "\n")
 	return strings.Join(lines[max(0, len(lines)-n):], "\n")
+}
+
+// ConsoleTail is the last n lines of the console log at path, for a failure
+// message (or the read error, said as such).
+func ConsoleTail(path string, n int) string {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Sprintf("(console %s unreadable: %v)", path, err)
+	}
+	return tail(string(raw), n)
 }

@@ -10,10 +10,12 @@ import (
 
 	"github.com/digitalocean/go-libvirt"
 	"libvirt.org/go/libvirtxml"
+
+	"github.com/virtumancer/terraform-provider-virtumancer/internal/vminfo"
 )
 
 // AgentChannel is the virtio-serial channel name qemu-guest-agent uses.
-const AgentChannel = "org.qemu.guest_agent.0"
+const AgentChannel = vminfo.AgentChannel
 
 // SeedBuses are the buses a seed disk may use; the guest has the drivers
 // of each (virtio_blk; ahci and sd_mod; virtio_scsi and sd_mod).

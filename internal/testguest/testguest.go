@@ -1,10 +1,13 @@
 // Package testguest gives tests the tiny real guest of SPEC section 6: a raw
 // disk that BIOS-boots a Debian kernel and a busybox initramfs, reads a
 // NoCloud seed, sets its hostname, prints what it read on ttyS0, takes a DHCP
-// lease on eth0 and runs Debian's qemu-guest-agent. scripts/testguest.sh
-// builds the image once into .cache/testguest; this package finds or builds
-// it (Image), makes per-test overlays, seeds and domain XML, reads the
-// console back (ParseConsole, WaitConsole) and asks the agent. Tests only.
+// lease on eth0 and runs Debian's qemu-guest-agent. The ACPI power button and
+// the agent's guest-shutdown power it off (libvirt: shut off, reason
+// shutdown), so a graceful shutdown never waits out a forced one.
+// scripts/testguest.sh builds the image once into .cache/testguest; this
+// package finds or builds it (Image), makes per-test overlays, seeds and
+// domain XML, reads the console back (ParseConsole, WaitConsole) and asks the
+// agent. Tests only.
 package testguest
 
 import (

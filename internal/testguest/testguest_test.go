@@ -23,6 +23,7 @@ const sampleConsole = "\r\nSYSLINUX 6.04\r\n" +
 	"testguest: hostname=guest-one\r\n" +
 	"testguest: lease eth0 ip=10.77.0.5 mask=24 router=10.77.0.1 server=10.77.0.1\r\n" +
 	"testguest: agent started on /dev/vport0p1\r\n" +
+	"testguest: acpid started (input: Power Button,AT Translated Set 2 keyboard)\r\n" +
 	"testguest: readyish\r\n" +
 	"testguest: rea"
 
@@ -33,18 +34,26 @@ func TestParseConsole(t *testing.T) {
 			"meta-data": "instance-id: i-1\nlocal-hostname: guest-one\n",
 			"user-data": "#cloud-config\ntestguest: not a report line\n\n",
 		},
-		SeedDevice: "/dev/vdb",
-		InstanceID: "i-1",
-		Hostname:   "guest-one",
-		Leases:     []Lease{{Interface: "eth0", IP: "10.77.0.5", Prefix: 24, Router: "10.77.0.1", Server: "10.77.0.1"}},
-		Agent:      true,
-		Ready:      false, // "ready" is not complete yet
+		SeedDevice:  "/dev/vdb",
+		InstanceID:  "i-1",
+		Hostname:    "guest-one",
+		Leases:      []Lease{{Interface: "eth0", IP: "10.77.0.5", Prefix: 24, Router: "10.77.0.1", Server: "10.77.0.1"}},
+		Agent:       true,
+		PowerButton: true,
+		Ready:       false, // "ready" is not complete yet
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("ParseConsole:\n got %+v\nwant %+v", got, want)
 	}
 	if done := ParseConsole(sampleConsole + "dy (uptime 7.25 s)\r\n"); !done.Ready || done.ReadyAfter != 7250*time.Millisecond {
 		t.Fatalf("ParseConsole: a complete \"testguest: ready (uptime 7.25 s)\" line gave Ready %v after %s", done.Ready, done.ReadyAfter)
+	}
+	off := ParseConsole(sampleConsole + "dy (uptime 7.25 s)\r\ntestguest: shutting down: poweroff (agent)\r\n[   40.2] reboot: Power down\r\n")
+	if off.Shutdown != "poweroff (agent)" {
+		t.Fatalf("ParseConsole: \"testguest: shutting down: poweroff (agent)\" gave Shutdown %q", off.Shutdown)
+	}
+	if failed := ParseConsole("testguest: acpid failed: acpid: can't open '/var/log/acpid.log'\n"); failed.PowerButton {
+		t.Fatal("ParseConsole: \"acpid failed\" counted as a working power button")
 	}
 }
 

@@ -53,14 +53,12 @@ func features(arch string) *libvirtxml.DomainFeatureList {
 func devices(s Spec) *libvirtxml.DomainDeviceList {
 	port := uint(0)
 	devs := &libvirtxml.DomainDeviceList{
-		// A serial console on a pty lets `virsh console` reach a guest that
-		// has no graphics.
 		Serials: []libvirtxml.DomainSerial{{
-			Source: &libvirtxml.DomainChardevSource{Pty: &libvirtxml.DomainChardevSourcePty{}},
+			Source: consoleSource(s.ConsoleLog),
 			Target: &libvirtxml.DomainSerialTarget{Port: &port},
 		}},
 		Consoles: []libvirtxml.DomainConsole{{
-			Source: &libvirtxml.DomainChardevSource{Pty: &libvirtxml.DomainChardevSourcePty{}},
+			Source: consoleSource(s.ConsoleLog),
 			Target: &libvirtxml.DomainConsoleTarget{Type: "serial", Port: &port},
 		}},
 	}
@@ -78,7 +76,45 @@ func devices(s Spec) *libvirtxml.DomainDeviceList {
 	if g := graphicsXML(s.Graphics); g != nil {
 		devs.Graphics = []libvirtxml.DomainGraphic{*g}
 	}
+	if s.GuestAgent {
+		devs.Channels = []libvirtxml.DomainChannel{AgentChannelXML()}
+	}
 	return devs
+}
+
+// AgentChannel is the virtio-serial channel name qemu-guest-agent opens.
+const AgentChannel = "org.qemu.guest_agent.0"
+
+// AgentChannelXML is the guest agent's channel: a unix socket libvirt
+// binds and names itself (it gives the agent channel a path of its own).
+func AgentChannelXML() libvirtxml.DomainChannel {
+	return libvirtxml.DomainChannel{
+		Source: &libvirtxml.DomainChardevSource{UNIX: &libvirtxml.DomainChardevSourceUNIX{Mode: "bind"}},
+		Target: &libvirtxml.DomainChannelTarget{VirtIO: &libvirtxml.DomainChannelTargetVirtIO{Name: AgentChannel}},
+	}
+}
+
+// HasAgentChannel tells whether devs has the guest agent's channel.
+func HasAgentChannel(devs *libvirtxml.DomainDeviceList) bool {
+	if devs == nil {
+		return false
+	}
+	for _, c := range devs.Channels {
+		if c.Target != nil && c.Target.VirtIO != nil && c.Target.VirtIO.Name == AgentChannel {
+			return true
+		}
+	}
+	return false
+}
+
+// consoleSource is where the serial console goes: a pty, which lets `virsh
+// console` reach a guest that has no graphics, or the file logPath,
+// appended to so a log survives restarts of the VM.
+func consoleSource(logPath string) *libvirtxml.DomainChardevSource {
+	if logPath == "" {
+		return &libvirtxml.DomainChardevSource{Pty: &libvirtxml.DomainChardevSourcePty{}}
+	}
+	return &libvirtxml.DomainChardevSource{File: &libvirtxml.DomainChardevSourceFile{Path: logPath, Append: "on"}}
 }
 
 // diskXML picks the source kind from the spec: a pool volume, a block

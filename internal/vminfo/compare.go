@@ -27,6 +27,7 @@ func Compare(recorded, live VMInfo) []Drift {
 	c.optional("domain_type", recorded.DomainType, live.DomainType)
 	c.optional("os_type", recorded.OSType, live.OSType)
 	c.optional("arch", recorded.Arch, live.Arch)
+	c.optional("console_log", recorded.ConsoleLog, live.ConsoleLog)
 	if recorded.Disks != nil {
 		c.disks(recorded.Disks, live.Disks)
 	}

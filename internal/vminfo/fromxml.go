@@ -67,6 +67,7 @@ func fromDomain(dom *libvirtxml.Domain, rt Runtime) (VMInfo, error) {
 		for _, i := range dom.Devices.Interfaces {
 			v.Interfaces = append(v.Interfaces, readInterface(i))
 		}
+		v.ConsoleLog = consoleLog(dom.Devices.Serials)
 	}
 	return v, nil
 }
@@ -188,6 +189,16 @@ func readDisk(d libvirtxml.DomainDisk) Disk {
 		}
 	}
 	return out
+}
+
+// consoleLog is the path of the first serial port that writes to a file.
+func consoleLog(serials []libvirtxml.DomainSerial) string {
+	for _, s := range serials {
+		if s.Source != nil && s.Source.File != nil {
+			return s.Source.File.Path
+		}
+	}
+	return ""
 }
 
 // readInterface records network and bridge interfaces fully; other kinds get

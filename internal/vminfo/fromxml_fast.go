@@ -135,11 +135,17 @@ func (x *scanner) devices(t tag) (*libvirtxml.DomainDeviceList, bool) {
 		return devs, true
 	}
 	ok := x.children(t.name, func(c tag) bool {
-		name, ok := element(c.name, "disk", "interface", "graphics")
+		name, ok := element(c.name, "disk", "interface", "graphics", "serial")
 		if !ok {
 			return false
 		}
 		switch name {
+		case "serial":
+			s, isFile, ok := x.serial(c)
+			if isFile {
+				devs.Serials = append(devs.Serials, s)
+			}
+			return ok
 		case "disk":
 			d, ok := x.disk(c)
 			devs.Disks = append(devs.Disks, d)

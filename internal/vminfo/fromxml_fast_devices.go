@@ -131,3 +131,30 @@ func ifaceSource(typ, v string) *libvirtxml.DomainInterfaceSource {
 	}
 	return s
 }
+
+// serial reads a <serial>: only a file-backed one matters (its path is
+// the console log), so others are skipped. A serial without a type is a
+// pty, as libvirtxml reads it.
+func (x *scanner) serial(t tag) (s libvirtxml.DomainSerial, isFile, ok bool) {
+	typ, _, ok := attr(t.attrs, "type")
+	if !ok || typ != "file" {
+		return s, false, ok && x.skip(t)
+	}
+	file := &libvirtxml.DomainChardevSourceFile{}
+	s.Source = &libvirtxml.DomainChardevSource{File: file}
+	if t.empty {
+		return s, true, true
+	}
+	var seen seenSet
+	ok = x.children(t.name, func(c tag) bool {
+		name, ok := element(c.name, "source")
+		if !ok || !seen.first(name) {
+			return false
+		}
+		if name == "source" {
+			file.Path, _, ok = attr(c.attrs, "path")
+		}
+		return ok && x.skip(c)
+	})
+	return s, true, ok
+}

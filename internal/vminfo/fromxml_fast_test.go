@@ -98,6 +98,10 @@ func TestFromXMLScannerMatchesReferenceOnOddDocuments(t *testing.T) {
 		"leading text":        "junk<domain><name>a</name>" + mem + "</domain>",
 		"currentMemory":       "<domain><name>a</name><memory unit='GiB'>1</memory><currentMemory unit='MiB'>512</currentMemory></domain>",
 		"invalid utf8":        "<domain><name>a\xff</name>" + mem + "</domain>",
+		"serial kinds":        "<domain><name>a</name>" + mem + "<devices><serial type='pty'><target port='0'/></serial><serial><source path='/p'/></serial><serial type='file'><source path='/var/log/a.log' append='on'/><target type='isa-serial' port='1'><model name='isa-serial'/></target></serial><serial type='file'><source path='/b'/></serial><console type='file'><source path='/c'/></console></devices></domain>",
+		"serial file empty":   "<domain><name>a</name>" + mem + "<devices><serial type='file'/><serial type='file'><source path='/b'/></serial></devices></domain>",
+		"serial two sources":  "<domain><name>a</name>" + mem + "<devices><serial type='file'><source path='/a'/><source path='/b'/></serial></devices></domain>",
+		"serial entity":       "<domain><name>a</name>" + mem + "<devices><serial type='file'><source path='/a&amp;b'/></serial></devices></domain>",
 	}
 	for what, doc := range docs {
 		sameAsReference(t, what, doc)

@@ -64,6 +64,12 @@ type Spec struct {
 	Interfaces   []Interface
 	Arch         string // empty: DefaultArch
 	Machine      string // empty: libvirt picks the machine type
+	// GuestAgent adds the virtio channel qemu-guest-agent talks through
+	// (AgentChannel), so libvirt can ask the guest for its addresses.
+	GuestAgent bool
+	// ConsoleLog, when set, is the file the serial console (ttyS0) is
+	// appended to instead of a pty.
+	ConsoleLog string
 }
 
 var (
@@ -114,6 +120,7 @@ func (s Spec) validateScalars() []error {
 	add(!slices.Contains(GraphicsValues, s.Graphics), "graphics %q: use one of %s", s.Graphics, list(GraphicsValues))
 	add(s.Arch != "" && !machineRe.MatchString(s.Arch), "arch %q: want a libvirt architecture name such as x86_64", s.Arch)
 	add(s.Machine != "" && !machineRe.MatchString(s.Machine), "machine %q: want a machine type such as q35 or pc", s.Machine)
+	add(s.ConsoleLog != "" && !strings.HasPrefix(s.ConsoleLog, "/"), "console_log %q: must be an absolute path", s.ConsoleLog)
 	return errs
 }
 
@@ -228,5 +235,6 @@ func (s Spec) Expected() VMInfo {
 		Arch:       d.Arch,
 		Disks:      d.Disks,
 		Interfaces: d.Interfaces,
+		ConsoleLog: d.ConsoleLog,
 	}
 }

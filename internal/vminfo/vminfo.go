@@ -46,6 +46,13 @@ type VMInfo struct {
 	Arch       string      `json:"arch,omitempty"`
 	Disks      []Disk      `json:"disks,omitzero"`
 	Interfaces []Interface `json:"interfaces,omitzero"`
+	// ConsoleLog is the file the first file-backed serial port writes
+	// (the guest's ttyS0 log); empty when the console is not a file.
+	ConsoleLog string `json:"console_log,omitempty"`
+	// SeedDigest is cloudinit.Digest of the NoCloud seed the provider
+	// attached: recorded so the store says which seed a VM got without
+	// holding its content. No definition carries it, so it is never drift.
+	SeedDigest string `json:"seed_digest,omitempty"`
 }
 
 // Graphics says which remote consoles the domain offers.

@@ -62,3 +62,49 @@ output "web_ips" {
 output "web_drift" {
   value = virtumancer_vm.web.drift
 }
+
+# A VM provisioned by cloud-init from a qcow2 overlay of a cloud image. The
+# provider builds the NoCloud seed, stores it as the volume
+# "app-cidata.iso" in the pool and attaches it as a read-only cdrom; the
+# default meta_data sets instance-id (uuid and seed digest) and
+# local-hostname = "app". A later change of user_data rewrites the seed
+# without restarting the VM (the plan warns): the guest reads it at its next
+# start as a new instance. The serial console (ttyS0) is logged to
+# console_log, the volume "app-console.log" of the same pool.
+resource "virtumancer_volume" "app_root" {
+  host_id     = virtumancer_host.kvm1.id
+  pool        = "default"
+  name        = "app-root.qcow2"
+  base_volume = "debian-12-genericcloud-amd64.qcow2"
+}
+
+resource "virtumancer_vm" "app" {
+  host_id = virtumancer_host.kvm1.id
+  name    = "app"
+  vcpu    = 1
+  memory  = 1024
+
+  disk {
+    pool   = virtumancer_volume.app_root.pool
+    volume = virtumancer_volume.app_root.name
+  }
+
+  network_interface {
+    network = "default"
+  }
+
+  cloud_init {
+    pool      = "default"
+    user_data = <<-EOT
+      #cloud-config
+      packages: [nginx]
+      ssh_authorized_keys:
+        - ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIExampleKeyOnly ops@example.com
+    EOT
+    # meta_data and network_config are optional.
+  }
+}
+
+output "app_console_log" {
+  value = virtumancer_vm.app.console_log # e.g. /var/lib/libvirt/images/app-console.log
+}

@@ -1,4 +1,5 @@
-# An empty 10 GiB qcow2 volume in the host's default pool.
+# An empty 10 GiB qcow2 volume in the host's default pool (on the
+# test:///default driver that pool is called "default-pool").
 resource "virtumancer_volume" "data" {
   host_id  = virtumancer_host.local.id
   pool     = "default"

@@ -1,5 +1,6 @@
 # A volume filled from a local image file. Its capacity defaults to the
 # image's virtual size; a new image (different content) replaces the volume.
+# The test:///default driver has no upload: use a qemu host.
 resource "virtumancer_volume" "debian" {
   host_id = virtumancer_host.local.id
   pool    = "default"

@@ -11,11 +11,14 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/providerserver"
 
 	"github.com/virtumancer/terraform-provider-virtumancer/internal/benchfloor"
+	"github.com/virtumancer/terraform-provider-virtumancer/internal/cpuprofile"
 )
 
 func main() {
 	quietUnlessLogging()
+	stopProfile := cpuprofile.Start("terraform-provider-benchfloor")
 	err := providerserver.Serve(context.Background(), benchfloor.New, providerserver.ServeOpts{Address: benchfloor.Address})
+	stopProfile()
 	if err != nil {
 		log.Fatal(err)
 	}

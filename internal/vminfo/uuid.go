@@ -1,0 +1,17 @@
+package vminfo
+
+import (
+	"crypto/rand"
+	"fmt"
+)
+
+// NewUUID is a random (version 4) UUID for a domain about to be defined:
+// a VM with cloud_init needs its uuid before the define, for the seed's
+// default instance-id.
+func NewUUID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:]) // never fails (crypto/rand)
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
+}
