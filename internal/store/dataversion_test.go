@@ -70,6 +70,65 @@ func TestDataVersion(t *testing.T) {
 
 // The sync service polls DataVersion every 100-200 ms; a call must cost
 // microseconds (go test -bench DataVersion ./internal/store/).
+// ForeignDataVersion moves for every writer but the store itself, so the
+// sync service's watch of other writers never wakes for its own commits.
+func TestForeignDataVersion(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "virtumancer.db")
+	s := openT(t, path, Options{})
+	version := func() int64 {
+		t.Helper()
+		v, err := s.ForeignDataVersion(bg)
+		if err != nil {
+			t.Fatalf("ForeignDataVersion: %v", err)
+		}
+		return v
+	}
+	v := version()
+	check := func(what string, moved bool) {
+		t.Helper()
+		got := version()
+		if (got != v) != moved {
+			t.Fatalf("%s: foreign data version %d -> %d, want moved=%v", what, v, got, moved)
+		}
+		v = got
+	}
+	for i := range 3 {
+		if _, err := s.UpsertVM(bg, "h", "v", cfg("v", uint64(i+1))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	check("the store's own writes", false)
+	if _, err := s.ListVMs(bg, "h"); err != nil {
+		t.Fatal(err)
+	}
+	check("the store's own read", false)
+	other := openT(t, path, Options{})
+	if err := other.PutHost(bg, Host{ID: "h2"}); err != nil {
+		t.Fatal(err)
+	}
+	check("a write through a second store.Open", true)
+	rawExec(t, path, "UPDATE hosts SET uri = 'test:///default' WHERE id = 'h2'")
+	check("a write through a raw sqlite connection", true)
+	if err := s.PutHost(bg, Host{ID: "h3"}); err != nil {
+		t.Fatal(err)
+	}
+	rawExec(t, path, "UPDATE hosts SET uri = 'qemu:///system' WHERE id = 'h3'")
+	check("a raw write just after an own write", true)
+	check("nothing", false)
+
+	ro := openT(t, path, Options{ReadOnly: true})
+	before, err := ro.ForeignDataVersion(bg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.UpsertVM(bg, "h", "v", cfg("v", 9)); err != nil {
+		t.Fatal(err)
+	}
+	if after, err := ro.ForeignDataVersion(bg); err != nil || after == before {
+		t.Fatalf("read-only store: %d -> %d, %v; want another store's write to move it", before, after, err)
+	}
+}
+
 func BenchmarkDataVersion(b *testing.B) {
 	s := newStore(b)
 	b.ReportAllocs()

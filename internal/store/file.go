@@ -138,11 +138,14 @@ func (s *Store) emptyWAL(ctx context.Context, h *handle) error {
 		return nil
 	}
 	return s.retry(ctx, "checkpoint the WAL before reopening", func() error {
-		conn, err := h.pool.Take(ctx)
+		// On the writer: it has the WAL open already, which a connection
+		// that never read the file could no longer do once it is deleted.
+		// s.mu is held exclusively, so no transaction is using it.
+		conn, release, err := s.conn(ctx, h, true)
 		if err != nil {
 			return s.errf("checkpoint the WAL before reopening: %w", err)
 		}
-		defer h.pool.Put(conn)
+		defer release()
 		// The first TRUNCATE after writes copies the frames but often
 		// reports busy, and the next one truncates at once: wait briefly
 		// and let the retry loop ask again.
@@ -159,16 +162,43 @@ func (s *Store) emptyWAL(ctx context.Context, h *handle) error {
 	})
 }
 
+// ForeignDataVersion is DataVersion without this store's own writes: it
+// moves exactly when a connection other than the one this store writes
+// through has committed: another Store, another process, a person with
+// sqlite3. A watcher of other writers thus never wakes for its own
+// commits. It waits for a write in flight to finish (writes share that
+// connection). A read-only store, which never writes, gives DataVersion.
+func (s *Store) ForeignDataVersion(ctx context.Context) (int64, error) {
+	return s.version(ctx, func(h *handle) (int64, error) {
+		if h.writer == nil {
+			return h.dv.read(s)
+		}
+		select {
+		case s.writeSem <- struct{}{}:
+			defer func() { <-s.writeSem }()
+		case <-ctx.Done():
+			return 0, s.ctxErr(ctx, "wait for the write connection")
+		}
+		return h.writer.dataVersion(s)
+	})
+}
+
 // DataVersion is a change counter for the file: it differs from the value
 // it returned before exactly when some connection other than its own has
 // committed a change since, whoever made it: this store's own writes (they
-// go through its pool, another connection), another Store, another process,
-// a person with sqlite3. Reads change nothing. It asks one connection kept
-// for the purpose (PRAGMA data_version is per connection), so a call costs
-// a few microseconds and can be made every 100 ms. Compare values only for
-// equality: they are not ordered across processes and start over after
-// Reopen, which callers should treat as a change in itself.
+// go through its write connection, another connection), another Store,
+// another process, a person with sqlite3. Reads change nothing. It asks
+// one connection kept for the purpose (PRAGMA data_version is per
+// connection), so a call costs a few microseconds and can be made every
+// 100 ms. Compare values only for equality: they are not ordered across
+// processes and start over after Reopen, which callers should treat as a
+// change in itself.
 func (s *Store) DataVersion(ctx context.Context) (int64, error) {
+	return s.version(ctx, func(h *handle) (int64, error) { return h.dv.read(s) })
+}
+
+// version reads a data version with fn on the open handle.
+func (s *Store) version(ctx context.Context, fn func(*handle) (int64, error)) (int64, error) {
 	if ctx.Err() != nil {
 		return 0, s.ctxErr(ctx, "read data version")
 	}
@@ -177,5 +207,5 @@ func (s *Store) DataVersion(ctx context.Context) (int64, error) {
 		return 0, err
 	}
 	defer s.mu.RUnlock()
-	return h.dv.read(s)
+	return fn(h)
 }

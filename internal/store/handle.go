@@ -25,6 +25,11 @@ type handle struct {
 	ready  bool
 	shadow shadowState
 	dv     dataVersion
+	// writer is the one connection every write runs on (nil for a
+	// read-only store): writes are one at a time anyway (Store.writeSem),
+	// and a connection's own commits never move its data_version, so the
+	// writer's tells commits by anyone else apart (ForeignDataVersion).
+	writer *writerConn
 	// wrote is when a write transaction last committed on this file
 	// (UnixNano; 0 before the first), for Store.WroteWithin.
 	wrote atomic.Int64
@@ -67,6 +72,13 @@ func (s *Store) dialHandle() (*handle, error) {
 		pool.Close()
 		return nil, err
 	}
+	if !s.opts.ReadOnly {
+		if h.writer, err = openWriter(s); err != nil {
+			_ = h.dv.close()
+			pool.Close()
+			return nil, err
+		}
+	}
 	return h, nil
 }
 
@@ -90,7 +102,7 @@ func (s *Store) statFile() (os.FileInfo, error) {
 // close closes h's connections; nothing may be using them (Store.mu is
 // held exclusively).
 func (h *handle) close(s *Store) error {
-	dvErr := h.dv.close()
+	dvErr := errors.Join(h.dv.close(), h.writer.close())
 	if err := h.pool.Close(); err != nil {
 		return s.sqlErr("close", err)
 	}
@@ -287,13 +299,54 @@ func (d *dataVersion) read(s *Store) (int64, error) {
 	if d.conn == nil {
 		return 0, s.errf("read data version: %w; open it again", errClosed)
 	}
-	_, err := d.stmt.Step()
-	v := d.stmt.ColumnInt64(0)
-	if rerr := d.stmt.Reset(); err == nil {
+	return stepVersion(s, d.stmt, "read data version")
+}
+
+// stepVersion runs a prepared PRAGMA data_version.
+func stepVersion(s *Store, stmt *sqlite.Stmt, op string) (int64, error) {
+	_, err := stmt.Step()
+	v := stmt.ColumnInt64(0)
+	if rerr := stmt.Reset(); err == nil {
 		err = rerr
 	}
 	if err != nil {
-		return 0, s.sqlErr("read data version", err)
+		return 0, s.sqlErr(op, err)
 	}
 	return v, nil
+}
+
+// writerConn is the handle's write connection. Only the holder of
+// Store.writeSem may use it.
+type writerConn struct {
+	conn *sqlite.Conn
+	dv   *sqlite.Stmt // PRAGMA data_version on conn
+}
+
+func openWriter(s *Store) (*writerConn, error) {
+	conn, err := sqlite.OpenConn(s.path, s.openFlags())
+	if err != nil {
+		return nil, s.sqlErr("open the write connection", err)
+	}
+	if err := s.prepareConn(conn); err != nil {
+		conn.Close()
+		return nil, s.sqlErr("prepare the write connection", err)
+	}
+	stmt, err := conn.Prepare("PRAGMA data_version")
+	if err != nil {
+		conn.Close()
+		return nil, s.sqlErr("prepare PRAGMA data_version", err)
+	}
+	return &writerConn{conn: conn, dv: stmt}, nil
+}
+
+func (w *writerConn) close() error {
+	if w == nil {
+		return nil
+	}
+	return w.conn.Close()
+}
+
+// dataVersion moves exactly when a connection other than w committed.
+func (w *writerConn) dataVersion(s *Store) (int64, error) {
+	return stepVersion(s, w.dv, "read foreign data version")
 }

@@ -63,3 +63,46 @@ func TestListedRecordParsedOnceSharesNothing(t *testing.T) {
 		t.Fatal("Recorded and Config share their disks")
 	}
 }
+
+// InsertListedVMIfAbsent acts on the row the caller listed as
+// InsertVMIfAbsent acts on the row it looks up: none inserts, a live one
+// is returned untouched, a soft-deleted one is revived with cfg.
+func TestInsertListedVMIfAbsentActsOnTheListedRow(t *testing.T) {
+	s := newStore(t)
+	if _, err := s.UpsertVM(bg, "local", "live", cfg("live", 1)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.UpsertVM(bg, "local", "gone", cfg("gone", 1)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SoftDeleteVM(bg, "local", "gone"); err != nil {
+		t.Fatal(err)
+	}
+	err := s.Write(bg, func(tx *Tx) error {
+		rows, err := tx.ListVMsWithDeleted("local")
+		if err != nil || len(rows) != 2 {
+			t.Fatalf("listed %d rows, %v", len(rows), err)
+		}
+		byName := map[string]*VM{"gone": &rows[0], "live": &rows[1]}
+		for _, c := range []struct {
+			name         string
+			ins, rev     bool
+			wantMemoryKB uint64
+		}{{"new", true, false, 7}, {"live", false, false, 1}, {"gone", false, true, 7}} {
+			ins, rev, vm, err := tx.InsertListedVMIfAbsent("local", c.name, cfg(c.name, 7), byName[c.name])
+			if err != nil || ins != c.ins || rev != c.rev || vm.Recorded.Memory != c.wantMemoryKB || vm.DeletedAt != nil {
+				t.Errorf("%s: inserted=%v revived=%v memory=%d deleted=%v, %v; want %v %v %d live",
+					c.name, ins, rev, vm.Recorded.Memory, vm.DeletedAt, err, c.ins, c.rev, c.wantMemoryKB)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, want := range map[string]uint64{"new": 7, "live": 1, "gone": 7} {
+		if got := mustGet(t, s, "local", name); got.Recorded.Memory != want || got.Config.Memory != want {
+			t.Errorf("%s stored memory %d/%d, want %d", name, got.Recorded.Memory, got.Config.Memory, want)
+		}
+	}
+}

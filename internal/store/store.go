@@ -15,7 +15,9 @@
 //
 // The store keeps the file it opened: CheckFile tells when the path names
 // another file (deleted, replaced) and Reopen opens the path again.
-// DataVersion is a cheap change feed for writes by anyone.
+// DataVersion is a cheap change feed for writes by anyone, ForeignDataVersion
+// for writes by anyone but this store (whose writes all run on one
+// connection).
 //
 // # The recorded configuration
 //
@@ -51,6 +53,8 @@ import (
 	"math/rand/v2"
 	"sync"
 	"time"
+
+	"zombiezen.com/go/sqlite"
 )
 
 // Options tune Open. The zero value gives the defaults.
@@ -250,7 +254,7 @@ const (
 	txSchema               // our own look at the schema: no shadow, no check
 )
 
-// attempt runs fn once in a transaction on a pooled connection of h.
+// attempt runs fn once in a transaction on a connection of h.
 func (s *Store) attempt(ctx context.Context, h *handle, mode txMode, fn func(*Tx) error) (err error) {
 	write := mode == txWrite
 	if write {
@@ -261,18 +265,18 @@ func (s *Store) attempt(ctx context.Context, h *handle, mode txMode, fn func(*Tx
 			return s.ctxErr(ctx, "wait for the write lock")
 		}
 	}
-	conn, err := h.pool.Take(ctx)
+	conn, release, err := s.conn(ctx, h, write)
 	if err != nil {
-		return s.errf("take a connection: %w", err)
+		return err
 	}
-	defer h.pool.Put(conn)
+	defer release()
 	var sv shadowView
 	if mode != txSchema {
 		if sv, err = h.shadow.prepare(s, conn, mode == txRead); err != nil {
 			return err
 		}
 	}
-	tx := &Tx{s: s, conn: conn, write: write}
+	tx := &Tx{s: s, h: h, conn: conn, write: write}
 	if err := tx.begin(ctx); err != nil {
 		return err
 	}
@@ -283,6 +287,21 @@ func (s *Store) attempt(ctx context.Context, h *handle, mode txMode, fn func(*Tx
 		}
 	}
 	return fn(tx)
+}
+
+// conn is the connection a transaction runs on: the writer for a write
+// (the caller holds writeSem), else a pooled one. release gives it back.
+func (s *Store) conn(ctx context.Context, h *handle, write bool) (*sqlite.Conn, func(), error) {
+	if write && h.writer != nil {
+		c := h.writer.conn
+		c.SetInterrupt(ctx.Done()) // as Pool.Take does
+		return c, func() { c.SetInterrupt(nil) }, nil
+	}
+	c, err := h.pool.Take(ctx)
+	if err != nil {
+		return nil, nil, s.errf("take a connection: %w", err)
+	}
+	return c, func() { h.pool.Put(c) }, nil
 }
 
 // retry runs attempt until it succeeds, fails for a reason other than a

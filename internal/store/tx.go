@@ -12,6 +12,7 @@ import (
 // context already bounds the whole transaction.
 type Tx struct {
 	s     *Store
+	h     *handle // the opening of the file conn belongs to
 	conn  *sqlite.Conn
 	write bool
 	done  bool

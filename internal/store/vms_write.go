@@ -41,9 +41,30 @@ func (tx *Tx) UpsertVM(hostID, name string, cfg vminfo.VMInfo) (VM, error) {
 // on a listing older than the row checks VM.ChangedSince first.
 func (tx *Tx) InsertVMIfAbsent(hostID, name string, cfg vminfo.VMInfo) (inserted, revived bool, vm VM, err error) {
 	w, err := tx.prepareVMWrite(fmt.Sprintf("insert vm %q on host %q", name, hostID), hostID, name, cfg)
-	switch {
-	case err != nil:
+	if err != nil {
 		return false, false, VM{}, err
+	}
+	return tx.insertIfAbsent(w)
+}
+
+// InsertListedVMIfAbsent is InsertVMIfAbsent for a caller that listed the
+// host's rows (ListVMsWithDeleted) earlier in this same write transaction:
+// listed is the row that listing had for name, nil when it had none. The
+// write lock held since then means nobody else changed it, so the lookup
+// of the row is skipped (a first sync inserts thousands).
+func (tx *Tx) InsertListedVMIfAbsent(hostID, name string, cfg vminfo.VMInfo, listed *VM) (inserted, revived bool, vm VM, err error) {
+	w, err := tx.encodeVMWrite(fmt.Sprintf("insert vm %q on host %q", name, hostID), hostID, name, cfg)
+	if err != nil {
+		return false, false, VM{}, err
+	}
+	if listed != nil {
+		w.cur, w.found = *listed, true
+	}
+	return tx.insertIfAbsent(w)
+}
+
+func (tx *Tx) insertIfAbsent(w vmWrite) (inserted, revived bool, vm VM, err error) {
+	switch {
 	case !w.found:
 		vm, err = tx.insertVM(w)
 		return err == nil, false, vm, err
@@ -100,6 +121,20 @@ func (vm VM) ChangedSince(t time.Time) bool {
 // prepareVMWrite validates and encodes cfg and finds the current row for
 // (hostID, name), soft-deleted or not.
 func (tx *Tx) prepareVMWrite(op, hostID, name string, cfg vminfo.VMInfo) (vmWrite, error) {
+	w, err := tx.encodeVMWrite(op, hostID, name, cfg)
+	if err != nil {
+		return w, err
+	}
+	vms, err := tx.listVMs(op, "WHERE v.name = ? AND v.host_id = ?", name, hostID)
+	if err != nil || len(vms) == 0 {
+		return w, err
+	}
+	w.cur, w.found = vms[0], true
+	return w, nil
+}
+
+// encodeVMWrite validates and encodes cfg.
+func (tx *Tx) encodeVMWrite(op, hostID, name string, cfg vminfo.VMInfo) (vmWrite, error) {
 	w := vmWrite{op: op, hostID: hostID, name: name, cfg: cfg}
 	if hostID == "" || name == "" {
 		return w, tx.s.errf("%s: host id and vm name must not be empty", op)
@@ -112,11 +147,6 @@ func (tx *Tx) prepareVMWrite(op, hostID, name string, cfg vminfo.VMInfo) (vmWrit
 		return w, tx.s.errf("%s: %w", op, err)
 	}
 	w.js = string(b)
-	vms, err := tx.listVMs(op, "WHERE v.name = ? AND v.host_id = ?", name, hostID)
-	if err != nil || len(vms) == 0 {
-		return w, err
-	}
-	w.cur, w.found = vms[0], true
 	return w, nil
 }
 

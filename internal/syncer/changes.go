@@ -8,10 +8,11 @@ import (
 )
 
 // changeFeed is what the engine polls to notice writes by other processes
-// (a changed data version) and the store file being deleted or replaced
-// under it; *store.Store implements it.
+// (a changed data version, which the engine's own writes leave alone) and
+// the store file being deleted or replaced under it; *store.Store
+// implements it.
 type changeFeed interface {
-	DataVersion(ctx context.Context) (int64, error)
+	ForeignDataVersion(ctx context.Context) (int64, error)
 	CheckFile() error
 }
 

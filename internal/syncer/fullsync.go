@@ -63,24 +63,22 @@ type fullOutcome struct {
 // ones revived, vanished ones soft-deleted, and every present domain's
 // live snapshot and drift stored beside its untouched config_json. Rows
 // written at or after listedAt are newer than the snapshot and left alone.
-func (e *Engine) writeFull(ctx context.Context, h store.Host, obs []observe.Observation, listedAt time.Time, hs store.HostStatus) (fullOutcome, error) {
+// pre, when not nil, is the host's rows read beforehand; they stand in for
+// listing the host inside the write when nothing was committed since.
+func (e *Engine) writeFull(ctx context.Context, h store.Host, obs []observe.Observation, listedAt time.Time, hs store.HostStatus, pre *store.HostRows) (fullOutcome, error) {
 	var out fullOutcome
 	err := e.write(ctx, func(tx *store.Tx) error {
 		out = fullOutcome{known: make(map[string]observe.Result, len(obs))} // fn may be re-run
 		if err := checkHost(tx, h); err != nil {
 			return err
 		}
-		rows, err := tx.ListVMsWithDeleted(h.ID)
+		rows, statuses, err := hostRows(tx, h.ID, pre)
 		if err != nil {
 			return err
 		}
 		byName := make(map[string]store.VM, len(rows))
 		for _, r := range rows {
 			byName[r.Name] = r
-		}
-		statuses, err := tx.ListVMStatus(h.ID)
-		if err != nil {
-			return err
 		}
 		prev := make(map[string]store.VMStatus, len(statuses))
 		for _, st := range statuses {
@@ -109,6 +107,22 @@ func (e *Engine) writeFull(ctx context.Context, h store.Host, obs []observe.Obse
 	return out, err
 }
 
+// hostRows is the host's rows and statuses as this write transaction sees
+// them: pre when it is still current, else listed now.
+func hostRows(tx *store.Tx, hostID string, pre *store.HostRows) ([]store.VM, []store.VMStatus, error) {
+	if pre != nil {
+		if ok, err := tx.Current(*pre); err != nil || ok {
+			return pre.VMs, pre.Statuses, err
+		}
+	}
+	rows, err := tx.ListVMsWithDeleted(hostID)
+	if err != nil {
+		return nil, nil, err
+	}
+	statuses, err := tx.ListVMStatus(hostID)
+	return rows, statuses, err
+}
+
 // recorder writes what observe decided, one VM at a time, inside one
 // transaction. The verdicts' policy is observe's table; this only renders
 // the "sync service" column of it into store writes.
@@ -126,7 +140,7 @@ type recorder struct {
 }
 
 // present records a domain that exists. row is its row, live or
-// soft-deleted, when ok.
+// soft-deleted, when ok, as read earlier in the same transaction.
 func (w recorder) present(o observe.Observation, row store.VM, ok bool) (observe.Result, error) {
 	var live *store.VM
 	if ok && row.DeletedAt == nil {
@@ -138,7 +152,7 @@ func (w recorder) present(o observe.Observation, row store.VM, ok bool) (observe
 			w.res.Newer++ // soft-deleted since we read libvirt: not ours to revive
 			return res, nil
 		}
-		vm, err := w.insert(o)
+		vm, err := w.insert(o, row, ok)
 		if err != nil {
 			return res, err
 		}
@@ -148,9 +162,14 @@ func (w recorder) present(o observe.Observation, row store.VM, ok bool) (observe
 }
 
 // insert records a domain that has no live row: a new row, or the revival
-// of its soft-deleted one.
-func (w recorder) insert(o observe.Observation) (store.VM, error) {
-	inserted, revived, vm, err := w.tx.InsertVMIfAbsent(w.hostID, o.Name, o.Live.Info)
+// of its soft-deleted one (row, when ok). The row was read in this
+// transaction, so the store need not look it up again.
+func (w recorder) insert(o observe.Observation, row store.VM, ok bool) (store.VM, error) {
+	var listed *store.VM
+	if ok {
+		listed = &row
+	}
+	inserted, revived, vm, err := w.tx.InsertListedVMIfAbsent(w.hostID, o.Name, o.Live.Info, listed)
 	w.res.Inserted += b2i(inserted)
 	w.res.Revived += b2i(revived)
 	return vm, err
@@ -231,10 +250,14 @@ func sameLive(a, b vminfo.VMInfo) bool {
 }
 
 // fullSync reads every domain of h and records them. hs is the host status
-// to store with it (LastSyncAt and VMCount are filled in here).
+// to store with it (LastSyncAt and VMCount are filled in here). The host's
+// rows are read from the store while libvirt is read, which the write then
+// need not do (see writeFull).
 func (e *Engine) fullSync(ctx context.Context, h store.Host, c Conn, hs store.HostStatus) (fullOutcome, error) {
 	start := time.Now()
+	pre := e.readRows(ctx, h.ID)
 	obs, listedAt, err := e.reader().All(ctx, c)
+	rows := <-pre
 	if err != nil {
 		return fullOutcome{}, &phaseError{phase: "read domains", err: err}
 	}
@@ -244,7 +267,7 @@ func (e *Engine) fullSync(ctx context.Context, h store.Host, c Conn, hs store.Ho
 		e.OnFetched(h.ID, len(obs))
 	}
 	hs.LastSyncAt = timePtr(fetched)
-	out, err := e.writeFull(ctx, h, obs, listedAt, hs)
+	out, err := e.writeFull(ctx, h, obs, listedAt, hs, rows)
 	if err != nil {
 		return fullOutcome{}, &phaseError{phase: "write", store: true, err: err}
 	}
@@ -258,6 +281,21 @@ func (e *Engine) fullSync(ctx context.Context, h store.Host, c Conn, hs store.Ho
 		e.OnCommit(h.ID, names(obs))
 	}
 	return out, nil
+}
+
+// readRows reads the host's rows in the background; nil when that failed
+// (the write then lists them itself, and reports any store error).
+func (e *Engine) readRows(ctx context.Context, hostID string) <-chan *store.HostRows {
+	ch := make(chan *store.HostRows, 1)
+	go func() {
+		rows, err := e.Store.ReadHostRows(ctx, hostID)
+		if err != nil {
+			ch <- nil
+			return
+		}
+		ch <- &rows
+	}()
+	return ch
 }
 
 // phaseError says which side failed: a store error should not be mistaken

@@ -159,7 +159,7 @@ func (r *runner) serve(ctx context.Context, c Conn, q *eventQueue, first error) 
 				return errEventsClosed
 			}
 		case l := <-r.rows:
-			if touched := r.touchedSince(l); len(touched) > 0 {
+			if touched := r.touched(l); len(touched) > 0 {
 				if err := handle(r.applyNames(ctx, c, touched, recheck)); err != nil {
 					return err
 				}

@@ -183,7 +183,7 @@ func TestWriteRefusesRemovedHost(t *testing.T) {
 	defer st.Close()
 	e := NewEngine(st, nil)
 	obs := []observe.Observation{{Name: "x", Live: &observe.Live{Info: vminfo.VMInfo{Name: "x"}}}}
-	_, err = e.writeFull(ctx, store.Host{ID: "gone", URI: "test:///default"}, obs, time.Now(), store.HostStatus{HostID: "gone"})
+	_, err = e.writeFull(ctx, store.Host{ID: "gone", URI: "test:///default"}, obs, time.Now(), store.HostStatus{HostID: "gone"}, nil)
 	if !errors.Is(err, errHostGone) {
 		t.Fatalf("writeFull for a missing host: %v, want errHostGone", err)
 	}
@@ -206,24 +206,24 @@ func TestTouchedFindsOnlyRowsOthersChanged(t *testing.T) {
 		r.known[k.Name] = observe.Result{Name: k.Name, Row: &k}
 	}
 	r.known["norecord"] = observe.Result{Name: "norecord", Verdict: observe.NoRecord}
-	if got := r.touched([]store.VM{same, edited, gone}); len(got) != 0 {
+	later := at.Add(time.Second)
+	if got := r.touched(listing{at: later, rows: []store.VM{same, edited, gone}}); len(got) != 0 {
 		t.Errorf("rows as last compared: touched %v, want none", got)
 	}
 	edited.ConfigJSON = `{"memory":1}`
 	retimed := same
 	retimed.UpdatedAt = at.Add(time.Nanosecond)
-	got := r.touched([]store.VM{retimed, edited, row(4, "new", "{}")})
+	got := r.touched(listing{at: later, rows: []store.VM{retimed, edited, row(4, "new", "{}")}})
 	slices.Sort(got)
 	if want := []string{"edited", "gone", "new", "same"}; !slices.Equal(got, want) {
 		t.Errorf("touched %v, want %v", got, want)
 	}
-	// A listing begun before the runner's last commit may predate rows it
-	// wrote: skipped, since that commit brings a fresh listing.
-	r.committed = time.Now()
-	if got := r.touchedSince(listing{at: r.committed.Add(-time.Millisecond)}); got != nil {
-		t.Errorf("stale listing: touched %v, want none", got)
+	// A listing begun before rows the runner wrote (as known, stamped at
+	// or after it began) says nothing about those rows; the others count.
+	if got := r.touched(listing{at: at, rows: []store.VM{retimed, edited}}); len(got) != 0 {
+		t.Errorf("listing older than every known row: touched %v, want none", got)
 	}
-	if got := r.touchedSince(listing{at: r.committed}); len(got) != 3 {
-		t.Errorf("fresh empty listing: touched %v, want the 3 recorded rows gone", got)
+	if got := r.touched(listing{at: later}); len(got) != 3 {
+		t.Errorf("later empty listing: touched %v, want the 3 recorded rows gone", got)
 	}
 }

@@ -11,17 +11,17 @@ import (
 
 // storeWatch notices what other writers do to the store: every poll it
 // checks that the path is still the file we have open, and reads the
-// store's change counter; when that moved, it lists the rows (cheap next
-// to any libvirt call) and hands each runner its host's rows, which the
-// runner diffs against what it last compared with. Our own commits move
-// the counter too; their rows are already known, so the diff is empty.
+// store's change counter for other writers' commits (our own commits do
+// not move it: their rows are known already); when that moved, it lists
+// the rows and hands each runner its host's rows, which the runner diffs
+// against what it last compared with.
 type storeWatch struct {
 	feed    changeFeed
 	version int64
 }
 
 func (e *Engine) openWatch(ctx context.Context) error {
-	v, err := e.Store.DataVersion(ctx)
+	v, err := e.Store.ForeignDataVersion(ctx)
 	if err != nil {
 		return err
 	}
@@ -38,7 +38,7 @@ func (w *storeWatch) pollStore(ctx context.Context) (changed bool, fatal, err er
 		}
 		return false, nil, err
 	}
-	v, err := w.feed.DataVersion(ctx)
+	v, err := w.feed.ForeignDataVersion(ctx)
 	if err != nil || v == w.version {
 		return false, nil, err
 	}
@@ -80,32 +80,28 @@ func (r *runner) offerRows(l listing) {
 	r.rows <- l
 }
 
-// touchedSince is touched for a listing, or nothing for one begun before
-// the runner's last commit: that listing may predate rows the commit
-// wrote, and the commit moved the change counter, so a fresh listing
-// follows.
-func (r *runner) touchedSince(l listing) []string {
-	if l.at.Before(r.committed) {
-		return nil
-	}
-	return r.touched(l.rows)
-}
-
 // touched names the VMs whose row differs from the one they were last
 // compared with: new rows, rows gone, and rows whose id, times or
-// config_json changed.
-func (r *runner) touched(rows []store.VM) []string {
+// config_json changed. The listing may have begun before the runner's last
+// commit, and no fresher one follows by itself (only other writers'
+// commits wake the watch): a row the runner knows as written at or after
+// the listing began is newer than the listing (the runner read it, other
+// writers' changes included, inside that write) and is not named for it.
+func (r *runner) touched(l listing) []string {
 	var out []string
-	listed := make(map[string]bool, len(rows))
-	for _, row := range rows {
+	listed := make(map[string]bool, len(l.rows))
+	for _, row := range l.rows {
 		listed[row.Name] = true
 		k, ok := r.known[row.Name]
-		if !ok || k.Row == nil || !sameRow(*k.Row, row) {
+		switch {
+		case !ok || k.Row == nil:
+			out = append(out, row.Name)
+		case !sameRow(*k.Row, row) && !k.Row.ChangedSince(l.at):
 			out = append(out, row.Name)
 		}
 	}
 	for name, k := range r.known {
-		if k.Row != nil && !listed[name] {
+		if k.Row != nil && !listed[name] && !k.Row.ChangedSince(l.at) {
 			out = append(out, name)
 		}
 	}
