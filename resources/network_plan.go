@@ -95,8 +95,11 @@ func (r *networkResource) ModifyPlan(ctx context.Context, req resource.ModifyPla
 		return
 	}
 	plan.Active = types.BoolValue(true)
-	if state != nil && state.Mode.ValueString() != plan.Mode.ValueString() && plan.Mode.ValueString() != netcfg.ModeBridge {
-		plan.Bridge = types.StringUnknown() // libvirt chooses anew
+	if state != nil && state.Mode.ValueString() == netcfg.ModeBridge && plan.Mode.ValueString() != netcfg.ModeBridge {
+		// Leaving bridge mode: libvirt chooses a bridge of its own. Between
+		// the other modes apply keeps the bridge guests are plugged into,
+		// and the plan shows it.
+		plan.Bridge = types.StringUnknown()
 	}
 	resp.Diagnostics.Append(resp.Plan.Set(ctx, &plan)...)
 	if r.data == nil || !plan.known() || plan.HostID.IsUnknown() {
