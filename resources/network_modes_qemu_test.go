@@ -2,12 +2,13 @@ package resources_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"regexp"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -54,7 +55,8 @@ func TestAccNetwork_modesRouteOpen(t *testing.T) {
 	var routeUUID, openUUID string
 	resource.Test(t, resource.TestCase{
 		ProtoV6ProviderFactories: acctest.ProtoV6ProviderFactories,
-		CheckDestroy:             resource.ComposeTestCheckFunc(checkNetworkGone(acctest.QemuURI, route), checkNetworkGone(acctest.QemuURI, open)),
+		CheckDestroy: resource.ComposeTestCheckFunc(checkNetworkGone(acctest.QemuURI, route), checkNetworkGone(acctest.QemuURI, open),
+			dnsmasqGone(route), dnsmasqGone(open)),
 		Steps: []resource.TestStep{
 			{
 				Config: config("route"),
@@ -118,8 +120,8 @@ func TestAccNetwork_modesRouteOpen(t *testing.T) {
 // bridge named, no address and no DHCP; a second plan is empty; import
 // (by id and by an import block) plans empty; moving it to isolated with
 // a cidr is an update that warns of the restart, keeps the UUID and lets
-// libvirt choose a bridge of its own (unknown in the plan); destroy leaves
-// nothing.
+// libvirt choose a bridge of its own (unknown in the plan), and so is
+// moving it back onto the host bridge; destroy leaves nothing.
 func TestAccNetwork_modesBridge(t *testing.T) {
 	acctest.PreCheck(t)
 	e := newVMEnv(t, acctest.QemuURI)
@@ -175,6 +177,26 @@ func TestAccNetwork_modesBridge(t *testing.T) {
 					checkNetwork(acctest.QemuURI, name, &uuid, noHosts),
 					liveXMLHas(e, name, "<ip address='10.77.63.1' prefix='24'", "<bridge name='virbr"),
 					liveXMLLacks(e, name, "<forward", hostBridge),
+				),
+			},
+			{
+				Config: bridged,
+				ConfigPlanChecks: resource.ConfigPlanChecks{
+					PreApply: []plancheck.PlanCheck{
+						plancheck.ExpectResourceAction(nmBridge, plancheck.ResourceActionUpdate),
+						plancheck.ExpectKnownValue(nmBridge, tfjsonpath.New("bridge"), knownvalue.StringExact(hostBridge)),
+						warnsRestart(e, nmBridge, name, "Changing mode, cidr, bridge means"),
+					},
+					PostApplyPostRefresh: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()},
+				},
+				ConfigStateChecks: []statecheck.StateCheck{
+					statecheck.ExpectKnownValue(nmBridge, tfjsonpath.New("bridge"), knownvalue.StringExact(hostBridge)),
+					sameUUID.AddStateValue(nmBridge, tfjsonpath.New("uuid")),
+				},
+				Check: resource.ComposeTestCheckFunc(
+					checkNetwork(acctest.QemuURI, name, &uuid, noHosts),
+					liveXMLHas(e, name, "<forward mode='bridge'/>", "<bridge name='"+hostBridge+"'/>"),
+					liveXMLLacks(e, name, "<ip ", "virbr"),
 				),
 			},
 		},
@@ -263,22 +285,18 @@ func liveXML(e *vmEnv, name string, check func(string) error) resource.TestCheck
 }
 
 // dnsmasqServes asserts that libvirt runs a dnsmasq for the network that
-// hands out dhcpNetworkHCL's range and static host: its pid file names a
-// live process, and its config and hosts file (which libvirtd writes on
-// this machine) carry both.
+// hands out dhcpNetworkHCL's range and static host: a live dnsmasq reads
+// its config, and the config and hosts file (which libvirtd writes on this
+// machine) carry both.
 func dnsmasqServes(name, prefix string) resource.TestCheckFunc {
 	octet := strings.Split(prefix, ".")[2]
 	return func(*terraform.State) error {
-		var pid int
-		if b, err := os.ReadFile("/run/libvirt/network/" + name + ".pid"); err != nil {
-			return fmt.Errorf("network %s has no dnsmasq pid file: %w", name, err)
-		} else if _, err := fmt.Sscan(string(b), &pid); err != nil || syscall.Kill(pid, 0) != nil {
-			return fmt.Errorf("network %s: dnsmasq pid %q does not run", name, b)
+		if !dnsmasqRuns(name) {
+			return fmt.Errorf("network %s: no dnsmasq runs for it", name)
 		}
-		conf := "/var/lib/libvirt/dnsmasq/" + name
 		for file, want := range map[string]string{
-			conf + ".conf":      fmt.Sprintf("dhcp-range=%[1]s.10,%[1]s.50,255.255.255.0", prefix),
-			conf + ".hostsfile": fmt.Sprintf("52:54:00:77:%s:05,%s.5", octet, prefix),
+			dnsmasqFile(name, ".conf"):      fmt.Sprintf("dhcp-range=%[1]s.10,%[1]s.50,255.255.255.0", prefix),
+			dnsmasqFile(name, ".hostsfile"): fmt.Sprintf("52:54:00:77:%s:05,%s.5", octet, prefix),
 		} {
 			b, err := os.ReadFile(file)
 			if err != nil {
@@ -290,6 +308,34 @@ func dnsmasqServes(name, prefix string) resource.TestCheckFunc {
 		}
 		return nil
 	}
+}
+
+// dnsmasqGone: the network's dnsmasq stopped and its files are removed.
+// (libvirt 9.0 leaves the pid file itself behind.)
+func dnsmasqGone(name string) resource.TestCheckFunc {
+	return func(*terraform.State) error {
+		if dnsmasqRuns(name) {
+			return fmt.Errorf("network %s was destroyed but its dnsmasq still runs", name)
+		}
+		for _, f := range []string{dnsmasqFile(name, ".conf"), dnsmasqFile(name, ".hostsfile")} {
+			if _, err := os.Stat(f); !errors.Is(err, fs.ErrNotExist) {
+				return fmt.Errorf("network %s was destroyed but %s is still there (%v)", name, f, err)
+			}
+		}
+		return nil
+	}
+}
+
+func dnsmasqFile(name, ext string) string { return "/var/lib/libvirt/dnsmasq/" + name + ext }
+
+// dnsmasqRuns: the process of the network's pid file runs with its config.
+func dnsmasqRuns(name string) bool {
+	b, err := os.ReadFile("/run/libvirt/network/" + name + ".pid")
+	if err != nil {
+		return false
+	}
+	cmd, err := os.ReadFile("/proc/" + strings.TrimSpace(string(b)) + "/cmdline")
+	return err == nil && strings.Contains(string(cmd), "--conf-file="+dnsmasqFile(name, ".conf"))
 }
 
 // makeHostBridge creates a Linux bridge inside vmtest, where libvirtd runs,
