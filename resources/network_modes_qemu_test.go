@@ -318,8 +318,11 @@ func dnsmasqGone(name string) resource.TestCheckFunc {
 			return fmt.Errorf("network %s was destroyed but its dnsmasq still runs", name)
 		}
 		for _, f := range []string{dnsmasqFile(name, ".conf"), dnsmasqFile(name, ".hostsfile")} {
-			if _, err := os.Stat(f); !errors.Is(err, fs.ErrNotExist) {
-				return fmt.Errorf("network %s was destroyed but %s is still there (%v)", name, f, err)
+			switch _, err := os.Stat(f); {
+			case err == nil:
+				return fmt.Errorf("network %s was destroyed but %s is still there", name, f)
+			case !errors.Is(err, fs.ErrNotExist):
+				return fmt.Errorf("network %s: %w", name, err)
 			}
 		}
 		return nil
