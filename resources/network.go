@@ -55,7 +55,8 @@ func networkSchemaV0() schema.Schema {
 	stable := []planmodifier.String{stringplanmodifier.UseStateForUnknown()}
 	return schema.Schema{
 		Description: "A libvirt virtual network on a host. Static `dhcp_host` entries and `autostart` change live; " +
-			"any other change redefines the network and restarts it, and the plan warns which running VMs lose their link meanwhile.",
+			"any other change redefines the network and restarts it, and the plan warns, naming the running VMs plugged into it: " +
+			"libvirt does not plug them back in when it starts again, so each reconnects only when it is restarted.",
 		Attributes: map[string]schema.Attribute{
 			// Required
 			"host_id": schema.StringAttribute{
