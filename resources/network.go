@@ -55,7 +55,8 @@ func networkSchemaV0() schema.Schema {
 	stable := []planmodifier.String{stringplanmodifier.UseStateForUnknown()}
 	return schema.Schema{
 		Description: "A libvirt virtual network on a host. Static `dhcp_host` entries and `autostart` change live; " +
-			"any other change redefines the network and restarts it, and the plan warns which running VMs lose their link meanwhile.",
+			"any other change redefines the network and restarts it, and the plan warns, naming the running VMs plugged into it: " +
+			"libvirt does not plug them back in when it starts again, so each reconnects only when it is restarted.",
 		Attributes: map[string]schema.Attribute{
 			// Required
 			"host_id": schema.StringAttribute{
@@ -72,7 +73,9 @@ func networkSchemaV0() schema.Schema {
 				Optional: true, Computed: true, Default: stringdefault.StaticString(netcfg.DefaultMode),
 				Validators: []validator.String{stringvalidator.OneOf(netcfg.Modes...)},
 				Description: "Forwarding mode: one of " + validate.Quoted(netcfg.Modes) + ". Defaults to `" + netcfg.DefaultMode + "`. " +
-					"`isolated` has no forwarding; `bridge` plugs guests into an existing host bridge (no `cidr`, no DHCP).",
+					"`isolated` has no forwarding; `route` and `open` forward without NAT (`open` adds no firewall rules); " +
+					"`bridge` plugs guests into an existing host bridge (no `cidr`, no DHCP); every other mode serves `dhcp` and `dhcp_host`. " +
+					"Changing it redefines and restarts the network in place: `uuid` stays the same, and so does the bridge libvirt chose, unless the network leaves `bridge` mode.",
 			},
 			"cidr": schema.StringAttribute{
 				Optional: true,

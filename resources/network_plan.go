@@ -86,7 +86,7 @@ func (r *networkResource) ModifyPlan(ctx context.Context, req resource.ModifyPla
 	}
 	if req.Plan.Raw.IsNull() {
 		if state != nil && r.data != nil {
-			r.warnUsers(ctx, *state, "Destroying", "destroyed", &resp.Diagnostics)
+			r.warnUsers(ctx, *state, "Destroying", "destroyed", "lose their link", &resp.Diagnostics)
 		}
 		return
 	}
@@ -95,8 +95,11 @@ func (r *networkResource) ModifyPlan(ctx context.Context, req resource.ModifyPla
 		return
 	}
 	plan.Active = types.BoolValue(true)
-	if state != nil && state.Mode.ValueString() != plan.Mode.ValueString() && plan.Mode.ValueString() != netcfg.ModeBridge {
-		plan.Bridge = types.StringUnknown() // libvirt chooses anew
+	if state != nil && state.Mode.ValueString() == netcfg.ModeBridge && plan.Mode.ValueString() != netcfg.ModeBridge {
+		// Leaving bridge mode: libvirt chooses a bridge of its own. Between
+		// the other modes apply keeps the bridge guests are plugged into,
+		// and the plan shows it.
+		plan.Bridge = types.StringUnknown()
 	}
 	resp.Diagnostics.Append(resp.Plan.Set(ctx, &plan)...)
 	if r.data == nil || !plan.known() || plan.HostID.IsUnknown() {
@@ -131,12 +134,26 @@ func (r *networkResource) warnRestart(ctx context.Context, state networkModel, p
 		return
 	}
 	why := "Changing " + strings.Join(ch.Restart, ", ")
-	r.warnUsers(ctx, state, why, "redefined and restarted", diags)
+	r.warnUsers(ctx, state, why, "redefined and restarted", restartEffect(state), diags)
 }
 
-func (r *networkResource) warnUsers(ctx context.Context, m networkModel, why, what string, diags *diag.Diagnostics) {
+// restartEffect says what a restart does to the running guests of the
+// network. libvirt deletes a bridge it made when the network stops and
+// does not plug the guests' taps into the new one when it starts again
+// (seen on libvirt 9.0: the tap stays up with no master); a host bridge
+// stays, and the guests with it.
+func restartEffect(m networkModel) string {
+	if m.Mode.ValueString() == netcfg.ModeBridge {
+		return fmt.Sprintf("stay plugged into host bridge %q and take the new definition only when each is restarted (or its interface is detached and attached again)", m.Bridge.ValueString())
+	}
+	return "lose their link: libvirt does not plug them back in when the network starts again, so each reconnects only when it is restarted (or its interface is detached and attached again)"
+}
+
+// warnUsers warns that the network will be what (because of why), naming
+// the running VMs plugged into it and what that does to them (effect).
+func (r *networkResource) warnUsers(ctx context.Context, m networkModel, why, what, effect string, diags *diag.Diagnostics) {
 	name := m.Name.ValueString()
-	users := "Running VMs plugged into it lose their link meanwhile."
+	users := "Running VMs plugged into it, if any, " + effect + "."
 	if conn, _, err := r.data.HostConn(ctx, m.HostID.ValueString()); err == nil {
 		bridge := ""
 		if m.Mode.ValueString() == netcfg.ModeBridge {
@@ -148,7 +165,7 @@ func (r *networkResource) warnUsers(ctx context.Context, m networkModel, why, wh
 		case len(vms) == 0:
 			users = "No running VM uses it now."
 		default:
-			users = fmt.Sprintf("These running VMs lose their link meanwhile: %s.", strings.Join(vms, ", "))
+			users = fmt.Sprintf("Running VMs plugged into it: %s. They %s.", strings.Join(vms, ", "), effect)
 		}
 	}
 	diags.AddWarning("Network "+name+" will be "+what,

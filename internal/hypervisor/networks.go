@@ -156,7 +156,8 @@ func (c *Conn) StartNetwork(ctx context.Context, name string) error {
 }
 
 // StopNetwork stops (virNetworkDestroy) a network; a stopped one is fine.
-// Guests plugged into it lose their link until it starts again.
+// Guests plugged into a bridge libvirt made lose their link, and libvirt
+// does not plug them back in when it starts again (seen on libvirt 9.0).
 func (c *Conn) StopNetwork(ctx context.Context, name string) error {
 	return c.call(ctx, netOp("stop", name), func(l *libvirt.Libvirt) error {
 		ln, err := l.NetworkLookupByName(name)
@@ -306,7 +307,7 @@ func (c *Conn) LookupHostInterface(ctx context.Context, name string) (HostInterf
 
 // NetworkUsers names the running domains with an interface on the network
 // (by network name, or by its bridge when bridge is not empty): the guests
-// that lose their link while it restarts. One live XML per running domain.
+// that lose their link when it restarts. One live XML per running domain.
 func (c *Conn) NetworkUsers(ctx context.Context, network, bridge string) ([]string, error) {
 	var users []string
 	err := c.callRead(ctx, netOp("list running domains on", network), func(l *libvirt.Libvirt) error {

@@ -1,7 +1,8 @@
 # A NAT network with a DHCP range and a static lease. Adding, changing or
 # removing a dhcp_host changes the running network live; changing mode,
-# cidr or dhcp redefines and restarts it (the plan names the running VMs
-# that lose their link meanwhile).
+# cidr or dhcp redefines and restarts it in place (same uuid); the plan
+# names the running VMs plugged into it, which lose their link until each
+# is restarted (libvirt does not plug them back in).
 resource "virtumancer_network" "lab" {
   host_id   = virtumancer_host.local.id
   name      = "lab"
