@@ -48,28 +48,7 @@ func (g *ciGuest) config(running bool, memory int, cloudInit string) string {
 // storage is the host, the pool, the guest image as a base volume and the
 // VM's overlay on it.
 func (g *ciGuest) storage() string {
-	return g.hostHCL() + fmt.Sprintf(`
-resource "virtumancer_pool" "p" {
-  host_id = virtumancer_host.h.id
-  name    = %[1]q
-  path    = %[2]q
-}
-
-resource "virtumancer_volume" "base" {
-  host_id = virtumancer_host.h.id
-  pool    = virtumancer_pool.p.name
-  name    = "%[3]s-base.raw"
-  format  = "raw"
-  source  = %[4]q
-}
-
-resource "virtumancer_volume" "root" {
-  host_id     = virtumancer_host.h.id
-  pool        = virtumancer_pool.p.name
-  name        = "%[3]s-root.qcow2"
-  base_volume = virtumancer_volume.base.name
-}
-`, g.pool, g.dir, g.name, g.image)
+	return g.hostHCL() + guestStorageHCL(g.pool, g.dir, g.name+"-base.raw", g.image, g.name+"-root.qcow2")
 }
 
 func (g *ciGuest) vm(running bool, memory int, cloudInit string) string {

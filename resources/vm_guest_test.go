@@ -66,7 +66,45 @@ func (e *guestEnv) addr(host int) string { return fmt.Sprintf("10.77.%d.%d", e.o
 // inside its block), the VM (with vmBody), and the network data source
 // read after the VM.
 func (e *guestEnv) hcl(netExtra, vmBody string) string {
-	return e.hostHCL() + fmt.Sprintf(`
+	return e.hostHCL() + guestStorageHCL(e.pool, e.poolDir, e.base, testguest.Image(e.t), e.vm+".qcow2") + fmt.Sprintf(`
+resource "virtumancer_network" "n" {
+  host_id = virtumancer_host.h.id
+  name    = %[2]q
+  mode    = "isolated"
+  cidr    = %[3]q
+  dhcp {
+    start = %[4]q
+    end   = %[5]q
+  }
+%[6]s}
+
+resource "virtumancer_vm" "t" {
+  host_id     = virtumancer_host.h.id
+  name        = %[1]q
+  domain_type = "qemu"
+  memory      = 128
+  vcpu        = 1
+  graphics    = "none"
+
+  disk {
+    pool   = virtumancer_volume.root.pool
+    volume = virtumancer_volume.root.name
+  }
+%[7]s}
+
+data "virtumancer_network" "n" {
+  host_id    = virtumancer_host.h.id
+  name       = virtumancer_network.n.name
+  depends_on = [virtumancer_vm.t]
+}
+`, e.vm, e.net, e.cidr(), e.addr(10), e.addr(100), netExtra, vmBody)
+}
+
+// guestStorageHCL is a dir pool p at dir, the tiny guest image as its raw
+// base volume, and the qcow2 overlay root on it: what every guest test
+// boots from.
+func guestStorageHCL(pool, dir, base, image, root string) string {
+	return fmt.Sprintf(`
 resource "virtumancer_pool" "p" {
   host_id = virtumancer_host.h.id
   name    = %[1]q
@@ -84,41 +122,10 @@ resource "virtumancer_volume" "base" {
 resource "virtumancer_volume" "root" {
   host_id     = virtumancer_host.h.id
   pool        = virtumancer_pool.p.name
-  name        = "%[5]s.qcow2"
+  name        = %[5]q
   base_volume = virtumancer_volume.base.name
 }
-
-resource "virtumancer_network" "n" {
-  host_id = virtumancer_host.h.id
-  name    = %[6]q
-  mode    = "isolated"
-  cidr    = %[7]q
-  dhcp {
-    start = %[8]q
-    end   = %[9]q
-  }
-%[10]s}
-
-resource "virtumancer_vm" "t" {
-  host_id     = virtumancer_host.h.id
-  name        = %[5]q
-  domain_type = "qemu"
-  memory      = 128
-  vcpu        = 1
-  graphics    = "none"
-
-  disk {
-    pool   = virtumancer_volume.root.pool
-    volume = virtumancer_volume.root.name
-  }
-%[11]s}
-
-data "virtumancer_network" "n" {
-  host_id    = virtumancer_host.h.id
-  name       = virtumancer_network.n.name
-  depends_on = [virtumancer_vm.t]
-}
-`, e.pool, e.poolDir, e.base, testguest.Image(e.t), e.vm, e.net, e.cidr(), e.addr(10), e.addr(100), netExtra, vmBody)
+`, pool, dir, base, image, root)
 }
 
 // nic is a network_interface block on the test's network; mac may be "".

@@ -27,15 +27,7 @@ func TestIntegrationQemuAttachAgentChannel(t *testing.T) {
 		if withController {
 			doc = strings.Replace(doc, "<devices>", "<devices><controller type='virtio-serial'/>", 1)
 		}
-		d, err := c.DefineXML(ctx(t), doc)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { removeDomain(t, c, d) })
-		if d, err = c.Start(ctx(t), d); err != nil {
-			t.Fatal(err)
-		}
-		return d
+		return startXML(t, c, doc)
 	}
 
 	bare := start(false)

@@ -81,12 +81,30 @@ func testDomainXML(name string) string {
 // defineTest defines a test-driver domain and removes it when the test ends.
 func defineTest(t *testing.T, c *Conn, name string) Domain {
 	t.Helper()
-	d, err := c.DefineXML(ctx(t), testDomainXML(name))
+	return defineXML(t, c, testDomainXML(name))
+}
+
+// defineXML defines the domain doc describes and removes it when the test
+// ends.
+func defineXML(t *testing.T, c *Conn, doc string) Domain {
+	t.Helper()
+	d, err := c.DefineXML(ctx(t), doc)
 	if err != nil {
-		t.Fatalf("define %s: %v", name, err)
+		t.Fatalf("define: %v\n%s", err, doc)
 	}
 	t.Cleanup(func() { removeDomain(t, c, d) })
 	return d
+}
+
+// startXML is defineXML, then starts the domain.
+func startXML(t *testing.T, c *Conn, doc string) Domain {
+	t.Helper()
+	d := defineXML(t, c, doc)
+	started, err := c.Start(ctx(t), d)
+	if err != nil {
+		t.Fatalf("start %s: %v", d.Name, err)
+	}
+	return started
 }
 
 // removeDomain destroys and undefines d, ignoring "already gone".

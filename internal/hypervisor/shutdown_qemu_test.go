@@ -27,14 +27,7 @@ func TestIntegrationQemuShutdownWhileBooting(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d, err := c.DefineXML(ctx(t), x)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { removeDomain(t, c, d) })
-	if d, err = c.Start(ctx(t), d); err != nil {
-		t.Fatal(err)
-	}
+	d := startXML(t, c, x)
 	sctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	begin := time.Now()
