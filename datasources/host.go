@@ -41,7 +41,7 @@ func (d *hostDataSource) Schema(_ context.Context, _ datasource.SchemaRequest, r
 				Description: "Host id (the key of the `hosts` row)."},
 
 			// Computed
-			"uri":                schema.StringAttribute{Computed: true, Description: "libvirt connection URI recorded for the host."},
+			"uri": schema.StringAttribute{Computed: true, Sensitive: true, Description: uriDescription},
 			"reachable":          schema.BoolAttribute{Computed: true, Description: "Whether the host answered; the facts below are null when it did not."},
 			"hostname":           schema.StringAttribute{Computed: true, Description: "Hostname reported by libvirtd."},
 			"libvirt_version":    schema.StringAttribute{Computed: true, Description: "libvirt version of the daemon, e.g. `9.0.0`."},
@@ -81,7 +81,7 @@ func (d *hostDataSource) Read(ctx context.Context, req datasource.ReadRequest, r
 		storeReadFailed(&resp.Diagnostics, data.Store.Path(), err)
 		return
 	}
-	m.URI = types.StringValue(h.URI)
+	m.URI = types.StringValue(hypervisor.WithoutPassword(h.URI))
 
 	facts, err := readFacts(ctx, data, h)
 	if err != nil {
@@ -104,6 +104,10 @@ func readFacts(ctx context.Context, data *providerdata.Data, h store.Host) (hype
 	}
 	return c.Facts(ctx)
 }
+
+// uriDescription says why uri is sensitive although it holds no password.
+const uriDescription = "libvirt connection URI recorded for the host. Sensitive, because another program may have stored it with a password; " +
+	"that password is left out of this value (and of the state) and keeps working for connections."
 
 type hostDataModel struct {
 	ID                types.String `tfsdk:"id"`

@@ -8,6 +8,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/types"
 	"github.com/hashicorp/terraform-plugin-log/tflog"
 
+	"github.com/virtumancer/terraform-provider-virtumancer/internal/hypervisor"
 	"github.com/virtumancer/terraform-provider-virtumancer/internal/providerdata"
 )
 
@@ -34,7 +35,7 @@ func (d *hostsDataSource) Schema(_ context.Context, _ datasource.SchemaRequest, 
 				Description: "The hosts, ordered by id.",
 				NestedObject: schema.NestedAttributeObject{Attributes: map[string]schema.Attribute{
 					"id":  schema.StringAttribute{Computed: true, Description: "Host id."},
-					"uri": schema.StringAttribute{Computed: true, Description: "libvirt connection URI."},
+					"uri": schema.StringAttribute{Computed: true, Sensitive: true, Description: uriDescription},
 				}},
 			},
 		},
@@ -57,7 +58,7 @@ func (d *hostsDataSource) Read(ctx context.Context, _ datasource.ReadRequest, re
 	}
 	m := hostsDataModel{Hosts: make([]hostsItemModel, 0, len(hosts))}
 	for _, h := range hosts {
-		m.Hosts = append(m.Hosts, hostsItemModel{ID: types.StringValue(h.ID), URI: types.StringValue(h.URI)})
+		m.Hosts = append(m.Hosts, hostsItemModel{ID: types.StringValue(h.ID), URI: types.StringValue(hypervisor.WithoutPassword(h.URI))})
 	}
 	tflog.Debug(ctx, "listed hosts", map[string]any{"count": len(hosts)})
 	resp.Diagnostics.Append(resp.State.Set(ctx, &m)...)

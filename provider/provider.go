@@ -5,7 +5,10 @@ package provider
 
 import (
 	"context"
+	"crypto/sha256"
 	"fmt"
+	"maps"
+	"slices"
 	"os"
 	"path/filepath"
 	"sync"
@@ -52,6 +55,7 @@ type providerModel struct {
 	KnownHostsFile types.String `tfsdk:"known_hosts_file"`
 	SSHKeyFile     types.String `tfsdk:"ssh_key_file"`
 	CallTimeout    types.String `tfsdk:"call_timeout"`
+	SSHPasswords   types.Map    `tfsdk:"ssh_passwords"`
 }
 
 func (p *virtumancerProvider) Metadata(_ context.Context, _ provider.MetadataRequest, resp *provider.MetadataResponse) {
@@ -78,6 +82,12 @@ func (p *virtumancerProvider) Schema(_ context.Context, _ provider.SchemaRequest
 				Optional:    true,
 				Description: "Private key file for ssh hosts whose URI names no `keyfile`. Defaults to the user's default keys.",
 				Validators:  []validator.String{validate.NonEmpty()},
+			},
+			"ssh_passwords": schema.MapAttribute{
+				Optional: true, Sensitive: true, ElementType: types.StringType,
+				Description: "ssh passwords by host id, for hosts whose URI sets `sshauth=password` (`qemu+libssh://user@host/system?sshauth=password`). " +
+					"Provider configuration is never written to the state or the store, so this is where a password goes (from a sensitive or ephemeral value); " +
+					"a host without one here uses the `" + hypervisor.PasswordEnv + "` environment variable. A `virtumancer_host.uri` holding a password is refused.",
 			},
 			"call_timeout": schema.StringAttribute{
 				Optional:    true,
@@ -113,10 +123,12 @@ func (p *virtumancerProvider) Configure(ctx context.Context, req provider.Config
 			fmt.Sprintf("%s.\nCheck that the directory exists and is writable, or set `database` (or %s) to another path.", err, DatabaseEnv))
 		return
 	}
+	passwords := knownPasswords(cfg.SSHPasswords)
 	pool := sharedPool(hypervisor.Options{
 		CallTimeout:    timeout,
 		KnownHostsFile: cfg.KnownHostsFile.ValueString(),
 		KeyFile:        cfg.SSHKeyFile.ValueString(),
+		SSHPasswords:   passwords,
 	})
 	tflog.Debug(ctx, "configured provider", map[string]any{"database": dbPath, "call_timeout": timeout.String()})
 
@@ -188,11 +200,34 @@ func openStore(p string) (*store.Store, error) {
 func sharedPool(opts hypervisor.Options) *hypervisor.Pool {
 	sharedMu.Lock()
 	defer sharedMu.Unlock()
-	key := fmt.Sprintf("%s|%s|%s", opts.CallTimeout, opts.KnownHostsFile, opts.KeyFile)
+	key := fmt.Sprintf("%s|%s|%s|%x", opts.CallTimeout, opts.KnownHostsFile, opts.KeyFile, passwordsKey(opts.SSHPasswords))
 	if p, ok := sharedPools[key]; ok {
 		return p
 	}
 	p := hypervisor.NewPool(opts)
 	sharedPools[key] = p
 	return p
+}
+
+// knownPasswords reads ssh_passwords; a value not known yet (during a plan)
+// is left out, so only that host fails to connect until apply.
+func knownPasswords(m types.Map) map[string]string {
+	out := map[string]string{}
+	for id, v := range m.Elements() {
+		if s, ok := v.(types.String); ok && !s.IsNull() && !s.IsUnknown() {
+			out[id] = s.ValueString()
+		}
+	}
+	return out
+}
+
+// passwordsKey tells sets of passwords apart without keeping them in the
+// key in clear.
+func passwordsKey(pw map[string]string) []byte {
+	ids := slices.Sorted(maps.Keys(pw))
+	h := sha256.New()
+	for _, id := range ids {
+		fmt.Fprintf(h, "%q=%q;", id, pw[id])
+	}
+	return h.Sum(nil)
 }

@@ -65,8 +65,10 @@ func hostSchemaV0() schema.Schema {
 			"uri": schema.StringAttribute{
 				Required: true,
 				Description: "libvirt connection URI: `qemu:///system`, `qemu+unix:///system?socket=...`, `qemu+ssh://user@host[:port]/system`, " +
-					"`qemu+libssh://...`, `qemu+tcp://...`, `qemu+tls://...` or `test:///default`. Changing it updates the row in place after the new URI has answered.",
-				Validators: []validator.String{validate.LibvirtURI()},
+					"`qemu+libssh://...`, `qemu+tcp://...`, `qemu+tls://...` or `test:///default`. Changing it updates the row in place after the new URI has answered. " +
+					"It may not hold a password (it is stored in clear): give ssh passwords in the provider's `ssh_passwords` or `" + hypervisor.PasswordEnv + "`. " +
+					"A password that another program put into the row keeps working and is left out of the state.",
+				Validators: []validator.String{validate.LibvirtURI(), validate.URIWithoutPassword()},
 			},
 
 			// Computed
@@ -170,7 +172,9 @@ func (r *hostResource) Read(ctx context.Context, req resource.ReadRequest, resp 
 		resp.Diagnostics.AddError("Unable to read the Virtumancer store", err.Error())
 		return
 	}
-	state.URI = types.StringValue(h.URI)
+	// A password someone else stored in the row stays there (the pool still
+	// dials with it) but never reaches the state.
+	state.URI = types.StringValue(hypervisor.WithoutPassword(h.URI))
 
 	// An unreachable host is a warning here, not an error: everything this
 	// resource manages is the row, which was just read, so the state is

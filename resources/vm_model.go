@@ -9,11 +9,13 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework-timeouts/resource/timeouts"
 	"github.com/hashicorp/terraform-plugin-framework/attr"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
+	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 	"github.com/hashicorp/terraform-plugin-framework/types/basetypes"
 
 	"github.com/virtumancer/terraform-provider-virtumancer/internal/observe"
 	"github.com/virtumancer/terraform-provider-virtumancer/internal/providerdata"
+	"github.com/virtumancer/terraform-provider-virtumancer/internal/sizes"
 	"github.com/virtumancer/terraform-provider-virtumancer/internal/vminfo"
 )
 
@@ -200,7 +202,19 @@ func vmObject(m vmModel) (types.Object, diag.Diagnostics) {
 	return obj, diags
 }
 
-const vmMiB = 1024 // KiB per MiB
+const vmMiB = sizes.KiBPerMiB
+
+// checkedKiB converts a memory attribute; the plan-time validator already
+// refused what does not fit, so an overflow here is a bug, never a wrapped size.
+func checkedKiB(attr string, v types.Int64, diags *diag.Diagnostics) uint64 {
+	kib, ok := sizes.MemoryKiB(v.ValueInt64())
+	if !ok {
+		diags.AddAttributeError(path.Root(attr), "Value too large",
+			fmt.Sprintf("%s = %d MiB is above libvirt's %d MiB and passed the plan-time check: this is a bug in the provider.",
+				attr, v.ValueInt64(), sizes.MaxMemoryMiB))
+	}
+	return kib
+}
 
 func (m vmModel) disks(ctx context.Context) ([]vmDiskModel, diag.Diagnostics) {
 	return disksOf(ctx, m.Disks)
@@ -330,14 +344,14 @@ func (m vmModel) spec(ctx context.Context) (vminfo.Spec, diag.Diagnostics) {
 		Name:       m.Name.ValueString(),
 		UUID:       m.UUID.ValueString(),
 		DomainType: m.DomainType.ValueString(),
-		MemoryKiB:  uint64(m.Memory.ValueInt64()) * vmMiB,
+		MemoryKiB:  checkedKiB("memory", m.Memory, &diags),
 		Vcpu:       uint(m.Vcpu.ValueInt64()),
 		Graphics:   m.Graphics.ValueString(),
 		GuestAgent: m.wantsAgent(ctx),
 		ConsoleLog: m.ConsoleLog.ValueString(),
 	}
 	if !m.MaxMemory.IsUnknown() {
-		s.MaxMemoryKiB = uint64(m.MaxMemory.ValueInt64()) * vmMiB
+		s.MaxMemoryKiB = checkedKiB("max_memory", m.MaxMemory, &diags)
 	}
 	disks, d := m.disks(ctx)
 	diags.Append(d...)

@@ -115,19 +115,19 @@ func vmAttributes() map[string]schema.Attribute {
 		"vcpu": schema.Int64Attribute{
 			Required:    true,
 			Description: "Number of virtual CPUs. Changing it redefines the domain (a running VM is restarted).",
-			Validators:  []validator.Int64{int64validator.AtLeast(1)},
+			Validators:  []validator.Int64{int64validator.AtLeast(1), validate.Vcpus()},
 		},
 		"memory": schema.Int64Attribute{
 			Required:    true,
 			Description: "Memory in MiB (recorded in KiB in config_json). Changing it redefines the domain (a running VM is restarted).",
-			Validators:  []validator.Int64{int64validator.AtLeast(1)},
+			Validators:  []validator.Int64{int64validator.AtLeast(1), validate.MemoryMiB()},
 		},
 
 		// Optional.
 		"max_memory": schema.Int64Attribute{
 			Optional: true, Computed: true,
 			Description: "Maximum memory in MiB, at least `memory`. Defaults to `memory`.",
-			Validators: []validator.Int64{int64validator.AtLeast(1),
+			Validators: []validator.Int64{int64validator.AtLeast(1), validate.MemoryMiB(),
 				int64validator.AtLeastSumOf(path.MatchRoot("memory"))},
 			PlanModifiers: []planmodifier.Int64{maxMemoryDefault()},
 		},

@@ -26,6 +26,7 @@ import (
 	"github.com/virtumancer/terraform-provider-virtumancer/internal/diskimage"
 	"github.com/virtumancer/terraform-provider-virtumancer/internal/hypervisor"
 	"github.com/virtumancer/terraform-provider-virtumancer/internal/providerdata"
+	"github.com/virtumancer/terraform-provider-virtumancer/internal/sizes"
 	"github.com/virtumancer/terraform-provider-virtumancer/internal/validate"
 	"github.com/virtumancer/terraform-provider-virtumancer/internal/vminfo"
 )
@@ -91,7 +92,7 @@ func volumeSchemaV0() schema.Schema {
 			"capacity": schema.Int64Attribute{
 				Optional: true, Computed: true,
 				PlanModifiers: []planmodifier.Int64{int64planmodifier.UseStateForUnknown(), int64planmodifier.RequiresReplace()},
-				Validators:    []validator.Int64{int64validator.AtLeast(1)},
+				Validators:    []validator.Int64{int64validator.AtLeast(1), validate.VolumeMiB(path.Root("format"), defaultVolumeFormat)},
 				Description: "Virtual size in MiB. Required unless `base_volume` or `source` is set: then it defaults to the base volume's size, " +
 					"or to the size of the `source` image (its virtual size for a qcow2 image). Changing it replaces the volume.",
 			},
@@ -185,7 +186,12 @@ func (r *volumeResource) Create(ctx context.Context, req resource.CreateRequest,
 		defer src.Close()
 	}
 
-	vol, err := conn.CreateVolume(ctx, plan.spec())
+	spec, err := plan.spec()
+	if err != nil {
+		resp.Diagnostics.AddAttributeError(path.Root("capacity"), "Value too large", err.Error())
+		return
+	}
+	vol, err := conn.CreateVolume(ctx, spec)
 	if err != nil {
 		resp.Diagnostics.Append(createVolumeDiag(plan, err))
 		return
@@ -324,15 +330,22 @@ func (m *volumeModel) logFields(ctx context.Context) context.Context {
 // the base volume) is left to libvirt.
 func (m *volumeModel) hostID() string { return m.HostID.ValueString() }
 
-func (m *volumeModel) spec() hypervisor.VolumeSpec {
+func (m *volumeModel) spec() (hypervisor.VolumeSpec, error) {
 	spec := hypervisor.VolumeSpec{
 		Pool: m.Pool.ValueString(), Name: m.Name.ValueString(), Format: m.Format.ValueString(),
 		BackingVolume: m.BaseVolume.ValueString(),
 	}
-	if !m.Capacity.IsUnknown() && !m.Capacity.IsNull() {
-		spec.CapacityBytes = uint64(m.Capacity.ValueInt64()) * bytesPerMiB
+	if m.Capacity.IsUnknown() || m.Capacity.IsNull() {
+		return spec, nil
 	}
-	return spec
+	// The plan-time validator refused what does not fit: never a wrapped size.
+	b, ok := sizes.VolumeBytes(m.Capacity.ValueInt64())
+	if !ok {
+		return spec, fmt.Errorf("capacity = %d MiB is above libvirt's %d MiB and passed the plan-time check: this is a bug in the provider",
+			m.Capacity.ValueInt64(), sizes.MaxVolumeMiB)
+	}
+	spec.CapacityBytes = b
+	return spec, nil
 }
 
 // fromVolume records what the pool reports. A format the pool does not

@@ -128,7 +128,8 @@ func explainDialErr(t *Target, knownHosts string, err error) error {
 			where(t), knownHosts, knownHosts, err)
 	case strings.Contains(msg, "unable to authenticate"):
 		return fmt.Errorf("ssh authentication as %q failed; set keyfile= in the URI or the provider's key file "+
-			"to a key authorized on the host: %w", userOr(t.User), err)
+			"to a key authorized on the host, or with sshauth=password give the password in the provider's ssh_passwords "+
+			"or %s: %w", userOr(t.User), PasswordEnv, err)
 	case t.Transport == "unix" && (errors.Is(err, syscall.ENOENT) || errors.Is(err, syscall.ECONNREFUSED)):
 		return fmt.Errorf("libvirtd does not answer on %s; start it (libvirtd -d) or point socket= at its socket: %w",
 			localSocket(t), err)

@@ -17,6 +17,10 @@ import (
 	"time"
 )
 
+// PasswordEnv names the environment variable with the ssh password for
+// hosts that have none of their own (sshauth=password).
+const PasswordEnv = "VIRTUMANCER_SSH_PASSWORD"
+
 // Defaults for Options.
 const (
 	DefaultCallTimeout = 30 * time.Second
@@ -38,6 +42,9 @@ type Options struct {
 	// KeyFile is the ssh private key used when the URI has no keyfile=
 	// (default: the first of ~/.ssh/{identity,id_dsa,id_ecdsa,id_ed25519,id_rsa}).
 	KeyFile string
+	// SSHPasswords are the ssh passwords by host id, for sshauth=password;
+	// see sshPassword for the order of the sources.
+	SSHPasswords map[string]string
 	// Logger receives connection lifecycle messages with key/value pairs.
 	// nil means silent. URIs passed to it are always redacted.
 	Logger func(msg string, kv ...any)

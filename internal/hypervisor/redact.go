@@ -11,7 +11,7 @@ const redactedMark = "xxxxx"
 func Redact(uri string) string {
 	// The userinfo goes first, on the whole text: a password may hold '?'
 	// or '#', which would otherwise be taken for the query or fragment.
-	rest, frag, hasFrag := strings.Cut(redactUserinfo(uri), "#")
+	rest, frag, hasFrag := strings.Cut(replacePassword(uri, ":"+redactedMark), "#")
 	out, query, hasQuery := strings.Cut(rest, "?")
 	if hasQuery {
 		out += "?" + redactQuery(query)
@@ -22,9 +22,17 @@ func Redact(uri string) string {
 	return out
 }
 
-// redactUserinfo masks the password in scheme://user:password@host/...; as in
-// net/url, the userinfo ends at the last '@' of the authority.
-func redactUserinfo(s string) string {
+// WithoutPassword returns uri with the userinfo password and its ':' left
+// out (qemu+ssh://user@host/system), everything else exactly as written:
+// what the state shows of a URI that someone else stored with a password.
+func WithoutPassword(uri string) string { return replacePassword(uri, "") }
+
+// HasPassword reports whether uri holds a userinfo password.
+func HasPassword(uri string) bool { return WithoutPassword(uri) != uri }
+
+// replacePassword replaces ":password" in scheme://user:password@host/...
+// by with; as in net/url, the userinfo ends at the last '@' of the authority.
+func replacePassword(s, with string) string {
 	i := strings.Index(s, "://")
 	if i < 0 {
 		return s
@@ -48,7 +56,7 @@ func redactUserinfo(s string) string {
 	if !hasPass {
 		return s
 	}
-	return s[:authStart] + user + ":" + redactedMark + s[authStart+at:]
+	return s[:authStart] + user + with + s[authStart+at:]
 }
 
 func redactQuery(q string) string {

@@ -48,7 +48,7 @@ type sshDialer struct {
 
 func (p *Pool) newSSHDialer(t *Target) (*sshDialer, error) {
 	d := &sshDialer{
-		addr: net.JoinHostPort(t.Host, portOr(t.Port, "22")), user: t.User, password: t.password,
+		addr: net.JoinHostPort(t.Host, portOr(t.Port, "22")), user: t.User, password: p.sshPassword(t),
 		knownHosts: p.knownHostsFor(t), hostKey: t.HostKey, authOrder: t.SSHAuth,
 		remoteSocket: firstNonEmpty(t.Socket, DefaultSocket), timeout: p.opts.DialTimeout,
 	}
@@ -75,6 +75,13 @@ func (p *Pool) newSSHDialer(t *Target) (*sshDialer, error) {
 		}
 	}
 	return d, nil
+}
+
+// sshPassword is the host's own password (Options.SSHPasswords), else one
+// inside a URI someone else wrote into the store (it keeps working; we
+// never write one), else the environment's.
+func (p *Pool) sshPassword(t *Target) string {
+	return firstNonEmpty(p.opts.SSHPasswords[t.HostID], t.password, os.Getenv(PasswordEnv))
 }
 
 // Dial implements socket.Dialer.

@@ -63,6 +63,20 @@ func LibvirtURI() validator.String {
 	}}
 }
 
+// URIWithoutPassword refuses a URI with a password in it: such a URI would
+// be written into the store and the state in clear.
+func URIWithoutPassword() validator.String {
+	return stringFunc{desc: "a URI without a password", check: func(s string) error {
+		if !hypervisor.HasPassword(s) {
+			return nil
+		}
+		return fmt.Errorf("the URI %s holds a password, and the URI is written in clear to the store and the state. "+
+			"Write it without one (%s) and give the password in the provider's ssh_passwords = { <host id> = ... } "+
+			"(from a sensitive variable) or in the %s environment variable",
+			hypervisor.Redact(s), hypervisor.WithoutPassword(s), hypervisor.PasswordEnv)
+	}}
+}
+
 // Regexp accepts a valid RE2 regular expression.
 func Regexp() validator.String {
 	return stringFunc{desc: "an RE2 regular expression", check: func(s string) error {
