@@ -340,5 +340,8 @@ func blockField(f string) (idx, field string, ok bool) {
 		return "", "", false
 	}
 	idx, field, ok = strings.Cut(rest, ".")
-	return idx, field, ok && (field == "name" || field == "path")
+	if !ok || (field != "name" && field != "path") {
+		return "", "", false
+	}
+	return idx, field, true
 }
