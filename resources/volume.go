@@ -94,8 +94,8 @@ func volumeSchemaV0() schema.Schema {
 				PlanModifiers: []planmodifier.Int64{int64planmodifier.UseStateForUnknown()},
 				Validators:    []validator.Int64{int64validator.AtLeast(1)},
 				Description: "Virtual size in MiB. Required unless `base_volume` or `source` is set: then it defaults to the base volume's size, " +
-					"or to the size of the `source` image (its virtual size for a qcow2 image). Growing it resizes the volume in place and keeps its data: "+
-					"through the running VM that has it attached (the guest sees the new size at once), else offline. "+
+					"or to the size of the `source` image (its virtual size for a qcow2 image). Growing it resizes the volume in place and keeps its data: " +
+					"through the running VM that has it attached (the guest sees the new size at once), else offline. " +
 					"Shrinking is refused at plan time, since the data past the new end would be lost; to shrink, replace the volume deliberately (a new `name`).",
 			},
 			"format": schema.StringAttribute{
