@@ -204,7 +204,7 @@ var ErrShrink = errors.New("a volume is never shrunk")
 // cut the disk without asking); the same one changes nothing.
 func (c *Conn) ResizeVolume(ctx context.Context, pool, name string, capacityBytes uint64) (Resized, error) {
 	var r Resized
-	op := volOp(fmt.Sprintf("resize to %d bytes", capacityBytes), pool, name)
+	op := volOp("resize", pool, name) + fmt.Sprintf(" to %d bytes", capacityBytes)
 	err := c.call(ctx, op, func(l *libvirt.Libvirt) error {
 		vol, err := lookupVol(l, pool, name)
 		if err != nil {
