@@ -2,10 +2,14 @@ package resources_test
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"path/filepath"
+	"strings"
 	"testing"
+	"time"
 
+	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
 	"github.com/hashicorp/terraform-plugin-testing/knownvalue"
 	"github.com/hashicorp/terraform-plugin-testing/plancheck"
@@ -14,7 +18,11 @@ import (
 	"github.com/hashicorp/terraform-plugin-testing/tfjsonpath"
 
 	"github.com/virtumancer/terraform-provider-virtumancer/internal/acctest"
+	"github.com/virtumancer/terraform-provider-virtumancer/internal/hypervisor"
+	"github.com/virtumancer/terraform-provider-virtumancer/internal/providerdata"
+	"github.com/virtumancer/terraform-provider-virtumancer/internal/store"
 	"github.com/virtumancer/terraform-provider-virtumancer/internal/testguest"
+	"github.com/virtumancer/terraform-provider-virtumancer/resources"
 )
 
 // Volumes keep their data (issue 9, point 3), on qemu:///system with the
@@ -184,7 +192,9 @@ func TestAccVolume_growKeepsData(t *testing.T) {
 			{
 				Config: e.config(4, 4),
 				Check: resource.ComposeTestCheckFunc(e.sameDomain(), e.keeps("-data.raw", data), e.keeps("-spare.raw", spare),
-					e.sizes("-data.raw", 4, true)),
+					e.sizes("-data.raw", 4, true),
+					destroyWarns(e.db, e.hostID, e.id, e.id+"-data.raw", fmt.Sprintf("VM %q", e.id)),
+					destroyWarns(e.db, e.hostID, e.id, e.id+"-base.raw", fmt.Sprintf(`volume "%[1]s/%[1]s-root.qcow2"`, e.id))),
 			},
 			{
 				Config: e.config(8, 6),
@@ -232,4 +242,29 @@ func TestAccVolume_growKeepsData(t *testing.T) {
 			},
 		},
 	})
+}
+
+// destroyWarns checks that a plan destroying the volume at pool/name
+// warns that it is in use and names each of users.
+func destroyWarns(db, hostID, pool, name string, users ...string) resource.TestCheckFunc {
+	return func(*terraform.State) error {
+		st, err := store.Open(db, store.Options{})
+		if err != nil {
+			return err
+		}
+		defer st.Close()
+		hp := hypervisor.NewPool(hypervisor.Options{})
+		defer hp.Close()
+		data := &providerdata.Data{Store: st, Pool: hp, CallTimeout: 30 * time.Second}
+		diags := resources.VolumeDestroyWarningsForTest(context.Background(), data, hostID, pool, name)
+		if len(diags) != 1 || diags[0].Severity() != diag.SeverityWarning || diags[0].Summary() != "Volume "+name+" is in use" {
+			return fmt.Errorf("destroy plan of %s said %v, want one warning that it is in use", name, diags)
+		}
+		for _, want := range append(users, "replace_triggered_by", "terraform destroy") {
+			if !strings.Contains(diags[0].Detail(), want) {
+				return fmt.Errorf("destroy warning %q does not name %q", diags[0].Detail(), want)
+			}
+		}
+		return nil
+	}
 }

@@ -64,10 +64,10 @@ func (r *volumeResource) warnUsers(ctx context.Context, prior *volumeModel, what
 		return
 	}
 	diags.AddWarning("Volume "+name+" is in use",
-		fmt.Sprintf("This plan %s volume %q of pool %q on host %q, which %s use now. "+
-			"Apply deletes it only once none of them uses it any more, and otherwise fails before removing anything. "+
-			"That is the case when they are destroyed first in the same apply, as `terraform destroy` does for the VMs and "+
-			"overlays that refer to this volume. Else destroy or change them first, or add "+
-			"`lifecycle { replace_triggered_by = [<this volume>] }` to each VM and overlay that uses it, so that they are replaced with it.",
+		fmt.Sprintf("This plan %s volume %q of pool %q on host %q, which is used now by %s. "+
+			"Apply deletes it only once nothing uses it (it checks again first) and otherwise fails before removing anything. "+
+			"This is fine when they go first in the same apply: `terraform destroy` does that, since it destroys the VMs and "+
+			"overlays that refer to this volume before the volume. Otherwise destroy or change them first, or add "+
+			"`lifecycle { replace_triggered_by = [<this volume>] }` to each VM and overlay that uses it, so that they are replaced along with it.",
 			what, name, pool, host, users))
 }

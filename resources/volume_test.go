@@ -194,7 +194,7 @@ resource "virtumancer_volume" "v" {
 		CheckDestroy: resource.ComposeTestCheckFunc(
 			checkVolumeGone(acctest.TestURI, testPool, base), checkVolumeGone(acctest.TestURI, testPool, overlay)),
 		Steps: []resource.TestStep{
-			{Config: both},
+			{Config: both, Check: destroyWarns(db, hostID, testPool, base, overlay)},
 			{
 				Config: withoutBase,
 				ConfigPlanChecks: resource.ConfigPlanChecks{
