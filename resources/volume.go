@@ -332,7 +332,7 @@ func (r *volumeResource) Delete(ctx context.Context, req resource.DeleteRequest,
 	var inUse *hypervisor.VolumeInUseError
 	if errors.As(err, &inUse) {
 		resp.Diagnostics.AddError("Volume is in use",
-			fmt.Sprintf("%s. Destroy or change them first (or add `lifecycle { replace_triggered_by = [<this volume>] }` to each, "+
+			fmt.Sprintf("%s. Destroy or change them first (or add `lifecycle { replace_triggered_by = [<this volume>.path] }` to each, "+
 				"so that they are replaced with it), then run again. The volume and its data stay, and so does its state.", err))
 		return
 	}

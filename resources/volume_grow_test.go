@@ -260,7 +260,7 @@ func destroyWarns(db, hostID, pool, name string, users ...string) resource.TestC
 		if len(diags) != 1 || diags[0].Severity() != diag.SeverityWarning || diags[0].Summary() != "Volume "+name+" is in use" {
 			return fmt.Errorf("destroy plan of %s said %v, want one warning that it is in use", name, diags)
 		}
-		for _, want := range append(users, "replace_triggered_by", "terraform destroy") {
+		for _, want := range append(users, "replace_triggered_by = [<this volume>.path]", "terraform destroy") {
 			if !strings.Contains(diags[0].Detail(), want) {
 				return fmt.Errorf("destroy warning %q does not name %q", diags[0].Detail(), want)
 			}

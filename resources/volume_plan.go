@@ -68,6 +68,7 @@ func (r *volumeResource) warnUsers(ctx context.Context, prior *volumeModel, what
 			"Apply deletes it only once nothing uses it (it checks again first) and otherwise fails before removing anything. "+
 			"This is fine when they go first in the same apply: `terraform destroy` does that, since it destroys the VMs and "+
 			"overlays that refer to this volume before the volume. Otherwise destroy or change them first, or add "+
-			"`lifecycle { replace_triggered_by = [<this volume>] }` to each VM and overlay that uses it, so that they are replaced along with it.",
+			"`lifecycle { replace_triggered_by = [<this volume>.path] }` to each VM and overlay that uses it, so that they are replaced along with it "+
+			"(the path is new only when the volume is replaced: growing it replaces nothing).",
 			what, name, pool, host, users))
 }

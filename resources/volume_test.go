@@ -524,3 +524,77 @@ func sha(b []byte) string {
 	s := sha256.Sum256(b)
 	return hex.EncodeToString(s[:])
 }
+
+// TestAccVolume_replacedWithVM: on the test driver, the recipe the in-use
+// warning gives works: with `replace_triggered_by` on the volume's path, a
+// replacement of the volume replaces the VM too (the VM goes first, so
+// Delete finds no user), while growing the volume is an update that leaves
+// the VM alone (the test driver then cannot resize; the apply says so).
+func TestAccVolume_replacedWithVM(t *testing.T) {
+	acctest.PreCheck(t)
+	e := newVMEnv(t, acctest.TestURI)
+	vm := acctest.Name("vol-vm")
+	t.Cleanup(func() { e.removeDomain(vm) })
+	vol := vm + ".img"
+	config := func(format string, capacity int) string {
+		return e.hostHCL() + fmt.Sprintf(`
+resource "virtumancer_vm" "t" {
+  host_id = virtumancer_host.h.id
+  name    = %q
+  memory  = 64
+  vcpu    = 1
+  disk {
+    pool   = virtumancer_volume.v.pool
+    volume = virtumancer_volume.v.name
+  }
+  lifecycle {
+    replace_triggered_by = [virtumancer_volume.v.path]
+  }
+}
+
+resource "virtumancer_volume" "v" {
+  host_id  = virtumancer_host.h.id
+  pool     = %q
+  name     = %q
+  format   = %q
+  capacity = %d
+}
+`, vm, testPool, vol, format, capacity)
+	}
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: acctest.ProtoV6ProviderFactories,
+		CheckDestroy: resource.ComposeTestCheckFunc(checkVolumeGone(acctest.TestURI, testPool, vol),
+			func(*terraform.State) error {
+				if e.domainExists(vm) {
+					return fmt.Errorf("domain %s still defined after destroy", vm)
+				}
+				return nil
+			}),
+		Steps: []resource.TestStep{
+			{Config: config("qcow2", 16)},
+			{
+				Config: config("raw", 16),
+				ConfigPlanChecks: resource.ConfigPlanChecks{
+					PreApply: []plancheck.PlanCheck{
+						plancheck.ExpectResourceAction(volAddr, plancheck.ResourceActionDestroyBeforeCreate),
+						plancheck.ExpectResourceAction(vmRes, plancheck.ResourceActionDestroyBeforeCreate),
+					},
+					PostApplyPostRefresh: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()},
+				},
+				ConfigStateChecks: []statecheck.StateCheck{
+					statecheck.ExpectKnownValue(volAddr, tfjsonpath.New("format"), knownvalue.StringExact("raw")),
+				},
+			},
+			{
+				Config: config("raw", 32),
+				ConfigPlanChecks: resource.ConfigPlanChecks{
+					PreApply: []plancheck.PlanCheck{
+						plancheck.ExpectResourceAction(volAddr, plancheck.ResourceActionUpdate),
+						plancheck.ExpectResourceAction(vmRes, plancheck.ResourceActionNoop),
+					},
+				},
+				ExpectError: expectErr("Unable to resize the volume", "virStorageVolResize"),
+			},
+		},
+	})
+}
