@@ -130,8 +130,12 @@ func (e *growEnv) sizes(suffix string, mib uint64, live bool) resource.TestCheck
 		if err != nil {
 			return err
 		}
-		if _, capacity, _, err := e.lv.StorageVolGetInfo(v); err != nil || capacity != mib<<20 {
-			return fmt.Errorf("volume %s: capacity %d bytes (%v), want %d MiB", suffix, capacity, err, mib)
+		_, capacity, _, err := e.lv.StorageVolGetInfo(v)
+		switch {
+		case err != nil:
+			return err
+		case capacity != mib<<20:
+			return fmt.Errorf("volume %s: capacity %d bytes, want %d MiB", suffix, capacity, mib)
 		}
 		if !live {
 			return nil
@@ -140,8 +144,12 @@ func (e *growEnv) sizes(suffix string, mib uint64, live bool) resource.TestCheck
 		if err != nil {
 			return err
 		}
-		if _, capacity, _, err := e.lv.DomainGetBlockInfo(d, e.volPath(suffix), 0); err != nil || capacity != mib<<20 {
-			return fmt.Errorf("running domain sees %s as %d bytes (%v), want %d MiB", suffix, capacity, err, mib)
+		_, capacity, _, err = e.lv.DomainGetBlockInfo(d, e.volPath(suffix), 0)
+		switch {
+		case err != nil:
+			return err
+		case capacity != mib<<20:
+			return fmt.Errorf("running domain sees %s as %d bytes, want %d MiB", suffix, capacity, mib)
 		}
 		return nil
 	}
