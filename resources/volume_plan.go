@@ -52,7 +52,7 @@ func (r *volumeResource) warnUsers(ctx context.Context, prior *volumeModel, what
 			fmt.Sprintf("%s. Delete checks again before removing the volume and refuses while a VM or volume uses it.", err))
 		return
 	}
-	users, err := conn.VolumeUsers(ctx, pool, name)
+	users, err := conn.PlanVolumeUsers(ctx, pool, name)
 	switch {
 	case hypervisor.IsNotFound(err):
 		return

@@ -2,6 +2,7 @@ package hypervisor
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -124,6 +125,9 @@ func TestIntegrationVolumeUsersAndResize(t *testing.T) {
 	if _, err := c.LookupVolume(ctx(t), pool, base.Name); err != nil {
 		t.Errorf("the base is gone after the refused delete: %v", err)
 	}
+	if _, err := c.VolumeUsers(ctx(t), pool, "vol-hv-none-"+id); !errors.Is(err, ErrVolumeNotFound) {
+		t.Errorf("users of a volume that does not exist: %v, want ErrVolumeNotFound", err)
+	}
 	removeDomain(t, c, running)
 	if err := c.DeleteUnusedVolume(ctx(t), data); err != nil {
 		t.Errorf("delete of the unused data volume: %v", err)
@@ -132,9 +136,13 @@ func TestIntegrationVolumeUsersAndResize(t *testing.T) {
 
 func checkUsers(t *testing.T, c *Conn, name string, want VolumeUsers) {
 	t.Helper()
-	got, err := c.VolumeUsers(ctx(t), "default", name)
-	if err != nil || !slices.Equal(got.Domains, want.Domains) || !slices.Equal(got.Volumes, want.Volumes) {
-		t.Errorf("VolumeUsers(%s) = %+v, %v; want %+v", name, got, err, want)
+	for what, users := range map[string]func(context.Context, string, string) (VolumeUsers, error){
+		"VolumeUsers": c.VolumeUsers, "PlanVolumeUsers": c.PlanVolumeUsers,
+	} {
+		got, err := users(ctx(t), "default", name)
+		if err != nil || !slices.Equal(got.Domains, want.Domains) || !slices.Equal(got.Volumes, want.Volumes) {
+			t.Errorf("%s(%s) = %+v, %v; want %+v", what, name, got, err, want)
+		}
 	}
 }
 
