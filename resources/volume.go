@@ -70,8 +70,9 @@ func volumeSchemaV0() schema.Schema {
 	replace := []planmodifier.String{stringplanmodifier.RequiresReplace()}
 	return schema.Schema{
 		Description: "A storage volume in a libvirt pool of a host: empty, a qcow2 overlay on a base volume of the same pool, " +
-			"or filled with a local image file. Every change except `source` moving to a file with identical content replaces the volume; " +
-			"its data is lost then.",
+			"or filled with a local image file. A growing `capacity` resizes it in place and `source` moving to a file with identical content changes nothing; " +
+			"every other change replaces the volume, and its data is lost then. A volume that a defined VM uses (by pool and volume, or by path) " +
+			"or that other volumes are backed by is never deleted under them: the plan warns, naming them, and destroy refuses before removing anything while one remains.",
 		Attributes: map[string]schema.Attribute{
 			// Required
 			"host_id": schema.StringAttribute{
@@ -91,10 +92,12 @@ func volumeSchemaV0() schema.Schema {
 			// Optional
 			"capacity": schema.Int64Attribute{
 				Optional: true, Computed: true,
-				PlanModifiers: []planmodifier.Int64{int64planmodifier.UseStateForUnknown(), int64planmodifier.RequiresReplace()},
+				PlanModifiers: []planmodifier.Int64{int64planmodifier.UseStateForUnknown()},
 				Validators:    []validator.Int64{int64validator.AtLeast(1), validate.VolumeMiB(path.Root("format"), defaultVolumeFormat)},
 				Description: "Virtual size in MiB. Required unless `base_volume` or `source` is set: then it defaults to the base volume's size, " +
-					"or to the size of the `source` image (its virtual size for a qcow2 image). Changing it replaces the volume.",
+					"or to the size of the `source` image (its virtual size for a qcow2 image). Growing it resizes the volume in place and keeps its data: " +
+					"through the running VM that has it attached (the guest sees the new size at once), else offline. " +
+					"Shrinking is refused at plan time, since the data past the new end would be lost; to shrink, replace the volume deliberately (a new `name`).",
 			},
 			"format": schema.StringAttribute{
 				Optional: true, Computed: true, Default: stringdefault.StaticString(defaultVolumeFormat), PlanModifiers: replace,
@@ -141,14 +144,10 @@ func (r *volumeResource) Configure(_ context.Context, req resource.ConfigureRequ
 }
 
 // ModifyPlan reads the source file at plan time (see planSource): its hash
-// replaces the volume when the content changed.
+// replaces the volume when the content changed. It refuses a capacity that
+// shrinks, and warns when a destroy or a replacement would delete a volume
+// that VMs or other volumes use.
 func (r *volumeResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
-	if req.Plan.Raw.IsNull() {
-		return // destroy
-	}
-	var config, plan volumeModel
-	resp.Diagnostics.Append(req.Config.Get(ctx, &config)...)
-	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
 	var prior *volumeModel
 	var cached diskimage.Sum
 	if !req.State.Raw.IsNull() {
@@ -156,11 +155,31 @@ func (r *volumeResource) ModifyPlan(ctx context.Context, req resource.ModifyPlan
 		resp.Diagnostics.Append(req.State.Get(ctx, prior)...)
 		cached = loadSourceCache(ctx, req.Private.GetKey)
 	}
+	if req.Plan.Raw.IsNull() {
+		if prior != nil && !resp.Diagnostics.HasError() {
+			r.warnUsers(ctx, prior, "destroys", &resp.Diagnostics)
+		}
+		return
+	}
+	var config, plan volumeModel
+	resp.Diagnostics.Append(req.Config.Get(ctx, &config)...)
+	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	if planSource(ctx, &plan, prior, config.Capacity, cached, &resp.Diagnostics) {
+	changed := planSource(ctx, &plan, prior, config.Capacity, cached, &resp.Diagnostics)
+	if changed {
 		resp.RequiresReplace = append(resp.RequiresReplace, path.Root("source_sha256"))
+	}
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	switch {
+	case prior == nil:
+	case plan.replaced(prior, changed):
+		r.warnUsers(ctx, prior, "replaces (destroys and creates again)", &resp.Diagnostics)
+	default:
+		resp.Diagnostics.Append(shrinkError(&plan, prior)...)
 	}
 	if resp.Diagnostics.HasError() {
 		return
@@ -243,9 +262,9 @@ func (r *volumeResource) Read(ctx context.Context, req resource.ReadRequest, res
 	resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)
 }
 
-// Update changes nothing on the host: every attribute that touches the
-// volume forces replacement, so only `source` can get here, moved to a file
-// with the same content (or removed), which is recorded as is.
+// Update grows the volume when capacity grew (every other attribute that
+// touches the volume forces replacement), and records `source` moved to a
+// file with the same content (or removed) as is.
 func (r *volumeResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
 	var plan, state volumeModel
 	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
@@ -253,15 +272,56 @@ func (r *volumeResource) Update(ctx context.Context, req resource.UpdateRequest,
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	plan.ID, plan.Path, plan.Capacity = state.ID, state.Path, state.Capacity
+	ctx = plan.logFields(ctx)
+	plan.ID, plan.Path = state.ID, state.Path
+	if plan.Capacity.IsUnknown() || plan.Capacity.Equal(state.Capacity) {
+		plan.Capacity = state.Capacity
+	} else if !r.grow(ctx, &plan, &resp.Diagnostics) {
+		return
+	}
 	if plan.Source.IsNull() {
 		resp.Diagnostics.Append(resp.Private.SetKey(ctx, sourceCacheKey, nil)...)
 	} else if fi, err := os.Stat(plan.Source.ValueString()); err == nil && !plan.SourceSHA256.IsUnknown() {
 		sum := diskimage.SumOf(plan.Source.ValueString(), fi, plan.SourceSHA256.ValueString())
 		resp.Diagnostics.Append(saveSourceCache(ctx, resp.Private.SetKey, sum)...)
 	}
-	tflog.Debug(plan.logFields(ctx), "recorded new source path")
 	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
+}
+
+// grow resizes the volume to the planned capacity and reads it back into
+// plan; on failure it adds the diagnostic and returns false (the volume
+// keeps its size and the state its capacity).
+func (r *volumeResource) grow(ctx context.Context, plan *volumeModel, diags *diag.Diagnostics) bool {
+	conn := r.data.Conn(ctx, plan.hostID(), diags)
+	if conn == nil {
+		return false
+	}
+	pool, name := plan.Pool.ValueString(), plan.Name.ValueString()
+	how, err := conn.ResizeVolume(ctx, pool, name, uint64(plan.Capacity.ValueInt64())*bytesPerMiB)
+	if errors.Is(err, hypervisor.ErrShrink) {
+		diags.AddAttributeError(path.Root("capacity"), "Volume capacity cannot shrink",
+			fmt.Sprintf("%s. Nothing was changed; keep capacity at the volume's size or more.", err))
+		return false
+	}
+	if errors.Is(err, hypervisor.ErrUnsupported) {
+		diags.AddAttributeError(path.Root("capacity"), "Unable to resize the volume",
+			fmt.Sprintf("%s. This host's driver cannot resize volumes (the test:///default driver has no virStorageVolResize); "+
+				"keep capacity as it was, or replace the volume deliberately (a new name). Nothing was changed.", err))
+		return false
+	}
+	if err != nil {
+		diags.AddAttributeError(path.Root("capacity"), "Unable to resize the volume",
+			fmt.Sprintf("%s. The volume keeps its size and its data; fix the cause and run again.", err))
+		return false
+	}
+	tflog.Info(ctx, "resized volume", map[string]any{"capacity_mib": plan.Capacity.ValueInt64(), "live_domain": how.Domain, "target": how.Target})
+	vol, err := conn.LookupVolume(ctx, pool, name)
+	if err != nil {
+		diags.AddError("Unable to read the volume", fmt.Sprintf("The volume was resized but reading it back failed: %s", err))
+		return false
+	}
+	plan.fromVolume(vol)
+	return true
 }
 
 func (r *volumeResource) Delete(ctx context.Context, req resource.DeleteRequest, resp *resource.DeleteResponse) {
@@ -270,9 +330,16 @@ func (r *volumeResource) Delete(ctx context.Context, req resource.DeleteRequest,
 		return
 	}
 	vol := hypervisor.Volume{Pool: state.Pool.ValueString(), Name: state.Name.ValueString()}
-	err := conn.DeleteVolume(ctx, vol)
+	err := conn.DeleteUnusedVolume(ctx, vol)
 	if hypervisor.IsNotFound(err) {
 		tflog.Info(ctx, "volume already gone")
+		return
+	}
+	var inUse *hypervisor.VolumeInUseError
+	if errors.As(err, &inUse) {
+		resp.Diagnostics.AddError("Volume is in use",
+			fmt.Sprintf("%s. Destroy or change them first (or add `lifecycle { replace_triggered_by = [<this volume>.path] }` to each, "+
+				"so that they are replaced with it), then run again. The volume and its data stay, and so does its state.", err))
 		return
 	}
 	if err != nil {

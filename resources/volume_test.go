@@ -97,8 +97,10 @@ func deleteVolume(t *testing.T, uri, pool, name string) {
 }
 
 // TestAccVolume_testDriver: an empty qcow2 volume on the test driver:
-// create, import, a capacity change that replaces it, a volume deleted
-// behind Terraform's back that is created again, destroy.
+// create, import, a larger capacity that is an update in place (which the
+// test driver cannot apply: it has no virStorageVolResize), a smaller one
+// refused at plan time, a volume deleted behind Terraform's back that is
+// created again, destroy.
 func TestAccVolume_testDriver(t *testing.T) {
 	acctest.PreCheck(t)
 	db := acctest.StorePath(t)
@@ -138,18 +140,73 @@ func TestAccVolume_testDriver(t *testing.T) {
 			{
 				Config: volumeConfig(db, hostID, acctest.TestURI, body(32)),
 				ConfigPlanChecks: resource.ConfigPlanChecks{
-					PreApply:             []plancheck.PlanCheck{plancheck.ExpectResourceAction(volAddr, plancheck.ResourceActionDestroyBeforeCreate)},
-					PostApplyPostRefresh: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()},
+					PreApply: []plancheck.PlanCheck{plancheck.ExpectResourceAction(volAddr, plancheck.ResourceActionUpdate)},
 				},
-				ConfigStateChecks: []statecheck.StateCheck{
-					statecheck.ExpectKnownValue(volAddr, tfjsonpath.New("capacity"), knownvalue.Int64Exact(32)),
-				},
+				ExpectError: expectErr("Unable to resize the volume", "not supported by the connection driver: virStorageVolResize", "Nothing was changed"),
+			},
+			{
+				Config:      volumeConfig(db, hostID, acctest.TestURI, body(8)),
+				PlanOnly:    true,
+				ExpectError: expectErr("Volume capacity cannot shrink", "capacity 8 MiB is less than the 16 MiB volume"),
 			},
 			{
 				PreConfig: func() { deleteVolume(t, acctest.TestURI, testPool, name) },
-				Config:    volumeConfig(db, hostID, acctest.TestURI, body(32)),
+				Config:    volumeConfig(db, hostID, acctest.TestURI, body(8)),
 				ConfigPlanChecks: resource.ConfigPlanChecks{
 					PreApply: []plancheck.PlanCheck{plancheck.ExpectResourceAction(volAddr, plancheck.ResourceActionCreate)},
+				},
+				ConfigStateChecks: []statecheck.StateCheck{
+					statecheck.ExpectKnownValue(volAddr, tfjsonpath.New("capacity"), knownvalue.Int64Exact(8)),
+				},
+			},
+		},
+	})
+}
+
+// TestAccVolume_baseInUse: on the test driver, destroying a base volume
+// that an overlay is backed by is refused naming the overlay, and both
+// stay; a destroy of both (the overlay first) works.
+func TestAccVolume_baseInUse(t *testing.T) {
+	acctest.PreCheck(t)
+	db := acctest.StorePath(t)
+	hostID := acctest.Name("vol-host")
+	base, overlay := acctest.Name("vol-base")+".qcow2", acctest.Name("vol-overlay")+".qcow2"
+	baseHCL := fmt.Sprintf(`
+resource "virtumancer_volume" "base" {
+  host_id  = virtumancer_host.h.id
+  pool     = %q
+  name     = %q
+  capacity = 16
+}
+`, testPool, base)
+	overlayHCL := fmt.Sprintf(`
+resource "virtumancer_volume" "v" {
+  host_id     = virtumancer_host.h.id
+  pool        = %q
+  name        = %q
+  base_volume = %q
+%s}
+`, testPool, overlay, base, "%s")
+	both := hostConfig(db, hostID, acctest.TestURI) + baseHCL + fmt.Sprintf(overlayHCL, "  depends_on  = [virtumancer_volume.base]\n")
+	withoutBase := hostConfig(db, hostID, acctest.TestURI) + fmt.Sprintf(overlayHCL, "")
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: acctest.ProtoV6ProviderFactories,
+		CheckDestroy: resource.ComposeTestCheckFunc(
+			checkVolumeGone(acctest.TestURI, testPool, base), checkVolumeGone(acctest.TestURI, testPool, overlay)),
+		Steps: []resource.TestStep{
+			{Config: both, Check: destroyWarns(db, hostID, testPool, base, overlay)},
+			{
+				Config: withoutBase,
+				ConfigPlanChecks: resource.ConfigPlanChecks{
+					PreApply: []plancheck.PlanCheck{plancheck.ExpectResourceAction("virtumancer_volume.base", plancheck.ResourceActionDestroy)},
+				},
+				ExpectError: expectErr("Volume is in use", fmt.Sprintf(
+					`volume %q of pool %q is still used by volume "%s/%s" (backed by it); nothing was deleted`, base, testPool, testPool, overlay)),
+			},
+			{
+				Config: both,
+				ConfigPlanChecks: resource.ConfigPlanChecks{
+					PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()},
 				},
 			},
 		},
@@ -466,4 +523,78 @@ func writeFile(t *testing.T, p string, b []byte) {
 func sha(b []byte) string {
 	s := sha256.Sum256(b)
 	return hex.EncodeToString(s[:])
+}
+
+// TestAccVolume_replacedWithVM: on the test driver, the recipe the in-use
+// warning gives works: with `replace_triggered_by` on the volume's path, a
+// replacement of the volume replaces the VM too (the VM goes first, so
+// Delete finds no user), while growing the volume is an update that leaves
+// the VM alone (the test driver then cannot resize; the apply says so).
+func TestAccVolume_replacedWithVM(t *testing.T) {
+	acctest.PreCheck(t)
+	e := newVMEnv(t, acctest.TestURI)
+	vm := acctest.Name("vol-vm")
+	t.Cleanup(func() { e.removeDomain(vm) })
+	vol := vm + ".img"
+	config := func(format string, capacity int) string {
+		return e.hostHCL() + fmt.Sprintf(`
+resource "virtumancer_vm" "t" {
+  host_id = virtumancer_host.h.id
+  name    = %q
+  memory  = 64
+  vcpu    = 1
+  disk {
+    pool   = virtumancer_volume.v.pool
+    volume = virtumancer_volume.v.name
+  }
+  lifecycle {
+    replace_triggered_by = [virtumancer_volume.v.path]
+  }
+}
+
+resource "virtumancer_volume" "v" {
+  host_id  = virtumancer_host.h.id
+  pool     = %q
+  name     = %q
+  format   = %q
+  capacity = %d
+}
+`, vm, testPool, vol, format, capacity)
+	}
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: acctest.ProtoV6ProviderFactories,
+		CheckDestroy: resource.ComposeTestCheckFunc(checkVolumeGone(acctest.TestURI, testPool, vol),
+			func(*terraform.State) error {
+				if e.domainExists(vm) {
+					return fmt.Errorf("domain %s still defined after destroy", vm)
+				}
+				return nil
+			}),
+		Steps: []resource.TestStep{
+			{Config: config("qcow2", 16)},
+			{
+				Config: config("raw", 16),
+				ConfigPlanChecks: resource.ConfigPlanChecks{
+					PreApply: []plancheck.PlanCheck{
+						plancheck.ExpectResourceAction(volAddr, plancheck.ResourceActionDestroyBeforeCreate),
+						plancheck.ExpectResourceAction(vmRes, plancheck.ResourceActionDestroyBeforeCreate),
+					},
+					PostApplyPostRefresh: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()},
+				},
+				ConfigStateChecks: []statecheck.StateCheck{
+					statecheck.ExpectKnownValue(volAddr, tfjsonpath.New("format"), knownvalue.StringExact("raw")),
+				},
+			},
+			{
+				Config: config("raw", 32),
+				ConfigPlanChecks: resource.ConfigPlanChecks{
+					PreApply: []plancheck.PlanCheck{
+						plancheck.ExpectResourceAction(volAddr, plancheck.ResourceActionUpdate),
+						plancheck.ExpectResourceAction(vmRes, plancheck.ResourceActionNoop),
+					},
+				},
+				ExpectError: expectErr("Unable to resize the volume", "virStorageVolResize"),
+			},
+		},
+	})
 }

@@ -161,6 +161,12 @@ func volumeXML(l *libvirt.Libvirt, pool libvirt.StoragePool, spec VolumeSpec) (s
 		Capacity: &libvirtxml.StorageVolumeSize{Unit: "bytes", Value: spec.CapacityBytes},
 		Target:   &libvirtxml.StorageVolumeTarget{Format: &libvirtxml.StorageVolumeTargetFormat{Type: format}},
 	}
+	if format == "qcow2" {
+		// libvirt creates qcow2 at compat 0.10 unless told otherwise, and
+		// qemu-img cannot grow such an overlay while its base is larger
+		// ("Failed to zero out new clusters": 0.10 has no zero clusters).
+		x.Target.Compat = "1.1"
+	}
 	if spec.BackingVolume != "" {
 		bvol, err := l.StorageVolLookupByName(pool, spec.BackingVolume)
 		if err != nil {
@@ -179,6 +185,69 @@ func volumeXML(l *libvirt.Libvirt, pool libvirt.StoragePool, spec VolumeSpec) (s
 		}
 	}
 	return x.Marshal()
+}
+
+// Resized says how ResizeVolume grew a volume: through the running domain
+// that has it open (Domain and its disk Target), or offline (both "").
+type Resized struct {
+	Domain, Target string
+}
+
+// ErrShrink: a resize asked for less than the volume holds.
+var ErrShrink = errors.New("a volume is never shrunk")
+
+// ResizeVolume grows the volume to capacityBytes, keeping its data. A
+// volume that a running domain has open is grown through that domain
+// (virDomainBlockResize), so qemu, which holds the file's write lock,
+// resizes it and the guest sees the new size at once; any other volume
+// with virStorageVolResize. A smaller capacity is ErrShrink (qemu would
+// cut the disk without asking); the same one changes nothing.
+func (c *Conn) ResizeVolume(ctx context.Context, pool, name string, capacityBytes uint64) (Resized, error) {
+	var r Resized
+	op := volOp("resize", pool, name) + fmt.Sprintf(" to %d bytes", capacityBytes)
+	err := c.call(ctx, op, func(l *libvirt.Libvirt) error {
+		vol, err := lookupVol(l, pool, name)
+		if err != nil {
+			return err
+		}
+		v, err := describeVolume(l, vol)
+		switch {
+		case err != nil:
+			return err
+		case capacityBytes < v.CapacityBytes:
+			return fmt.Errorf("%w: it holds %d bytes, more than the %d asked; data past the new end would be lost", ErrShrink, v.CapacityBytes, capacityBytes)
+		case capacityBytes == v.CapacityBytes:
+			return nil
+		}
+		r, err = resize(l, vol, v.Path, capacityBytes)
+		return err
+	})
+	if err != nil {
+		return Resized{}, err
+	}
+	return r, nil
+}
+
+func resize(l *libvirt.Libvirt, vol libvirt.StorageVol, path string, capacityBytes uint64) (Resized, error) {
+	disks, err := liveDisks(l)
+	if err != nil {
+		return Resized{}, err
+	}
+	for _, d := range disks {
+		if d.Path != path {
+			continue
+		}
+		if err := l.DomainBlockResize(d.Domain, d.Target, capacityBytes, libvirt.DomainBlockResizeBytes); err != nil {
+			return Resized{}, fmt.Errorf("through disk %s of running domain %q: %w", d.Target, d.Domain.Name, err)
+		}
+		return Resized{Domain: d.Domain.Name, Target: d.Target}, nil
+	}
+	err = l.StorageVolResize(vol, capacityBytes, 0)
+	if err != nil && strings.Contains(err.Error(), "zero out new clusters") {
+		return Resized{}, fmt.Errorf("%w (a qcow2 file of compat 0.10 cannot grow past its size while its base is larger; "+
+			"upgrade it with `qemu-img amend -f qcow2 -o compat=1.1 %s` while no VM runs on it, then run again)", err, path)
+	}
+	return Resized{}, err
 }
 
 // DeleteVolume deletes the volume and its data.
