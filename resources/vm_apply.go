@@ -11,6 +11,7 @@ import (
 
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
+	"github.com/hashicorp/terraform-plugin-framework/tfsdk"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 	"github.com/hashicorp/terraform-plugin-log/tflog"
 
@@ -96,6 +97,40 @@ func (r *vmResource) nameFree(ctx context.Context, conn *hypervisor.Conn, name s
 		diags.Append(domainExistsDiag(conn.HostID(), name))
 	}
 	return nil, false
+}
+
+// planNameCheck is nameFree at plan time, for a VM about to be created: a
+// domain of its name that this provider did not begin to create is refused
+// here already, and one it did is announced as taken over. It only reads
+// libvirt; whatever it cannot ask (a host not yet in the store, or not
+// answering) is left to Create, which asks again.
+func (r *vmResource) planNameCheck(ctx context.Context, plan tfsdk.Plan, diags *diag.Diagnostics) {
+	var hostID, name types.String
+	diags.Append(plan.GetAttribute(ctx, path.Root("host_id"), &hostID)...)
+	diags.Append(plan.GetAttribute(ctx, path.Root("name"), &name)...)
+	if diags.HasError() || hostID.IsUnknown() || name.IsUnknown() || r.data == nil {
+		return
+	}
+	conn, _, err := r.data.HostConn(ctx, hostID.ValueString())
+	if err != nil {
+		return
+	}
+	dom, err := conn.LookupDomain(ctx, name.ValueString())
+	if err != nil {
+		return // not there (the usual case), or Create will say why
+	}
+	marked, err := conn.CreateMarked(ctx, dom)
+	switch {
+	case err != nil:
+		return
+	case marked:
+		diags.AddAttributeWarning(path.Root("name"), "vm "+strconv.Quote(dom.Name)+" will be taken over",
+			fmt.Sprintf("Domain %q (uuid %s) on host %q was left by an interrupted apply of this provider (it carries the "+
+				"create mark) and no state holds it: the apply takes it over, keeping its uuid, and defines it again from "+
+				"this configuration.", dom.Name, dom.UUID, conn.HostID()))
+	default:
+		diags.Append(domainExistsDiag(conn.HostID(), dom.Name))
+	}
 }
 
 // domainExistsDiag refuses a domain that no create of this provider left.
