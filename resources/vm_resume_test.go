@@ -123,7 +123,8 @@ resource "virtumancer_vm" "v%d" {
 // off with nothing else) are taken over by the next apply: same uuid, the
 // planned memory, power and autostart, the row updated in place (same id),
 // the console log made anew. The first refresh clears both marks. A domain
-// without the mark is still refused, with the import command.
+// without the mark is still refused, by the plan already, with the import
+// command.
 func TestAccVM_resumeTakeOver(t *testing.T) {
 	acctest.PreCheck(t)
 	e := resumeEnv{vmEnv: newVMEnv(t, acctest.TestURI)}
@@ -192,7 +193,8 @@ func TestAccVM_resumeTakeOver(t *testing.T) {
 				},
 			},
 			{
-				Config: e.config(a, b, c),
+				Config:   e.config(a, b, c),
+				PlanOnly: true, // refused by the plan already
 				ExpectError: expectErr(`Domain already exists`, fmt.Sprintf(`domain %q already exists on host "h"; import it with`, c),
 					"`terraform import virtumancer_vm.NAME h/"+c+"`"),
 			},
