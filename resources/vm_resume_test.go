@@ -174,7 +174,7 @@ func TestAccVM_resumeTakeOver(t *testing.T) {
 					e.checkRow(b, recordedMemory(64*1024)),
 					func(*terraform.State) error {
 						if auto, err := e.lv.DomainGetAutostart(e.domain(a)); err != nil || auto != 0 {
-							return fmt.Errorf("autostart of %s = %d (%v), want off as planned", a, auto, err)
+							return fmt.Errorf("autostart of %s = %d (%w), want off as planned", a, auto, err)
 						}
 						return nil
 					},
@@ -185,7 +185,7 @@ func TestAccVM_resumeTakeOver(t *testing.T) {
 				Check: func(*terraform.State) error {
 					for _, n := range []string{a, b} {
 						if m, err := e.marked(n); err != nil || m {
-							return fmt.Errorf("%s still marked (%v) after a refresh read it from state", n, err)
+							return fmt.Errorf("%s still marked (%w) after a refresh read it from state", n, err)
 						}
 					}
 					e.leftover(c, false, false)
