@@ -64,10 +64,10 @@ func (r *vmResource) storeWritable(ctx context.Context, op, hostID, name string,
 
 // vmResumeDescription is the part of the vm resource's description that
 // says what a create does with a domain already there.
-const vmResumeDescription = "A create refuses a domain of the same name that is already on the host (import it instead), " +
+const vmResumeDescription = "A create refuses a domain of the same name that is already on the host (import it instead; the plan says so already), " +
 	"unless this provider began to create it: a create writes a mark (`virtumancer-create:create`, namespace `" +
 	hypervisor.CreateMarkURI + "`) into the domain's metadata, and an apply killed or cut off from libvirtd before " +
-	"the VM reached a state file leaves that mark behind. The next apply takes such a domain over, with a warning " +
+	"the VM reached a state file leaves that mark behind. The next apply takes such a domain over (its plan says so), with a warning " +
 	"naming the VM: it keeps its uuid, is stopped, defined again from the configuration (seed and console log made " +
 	"anew), recorded in the store (the row such a create may have written is updated) and powered as planned. The mark " +
 	"stays until the VM is first read from state or updated (Terraform and OpenTofu write state only every few " +
