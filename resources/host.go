@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
@@ -122,11 +123,13 @@ func (r *hostResource) Create(ctx context.Context, req resource.CreateRequest, r
 
 	// A taken id fails before anything is dialled; CreateHost checks again
 	// inside its transaction for a row written in between.
-	if _, err := r.data.Store.GetHost(ctx, h.ID); err == nil {
-		resp.Diagnostics.Append(hostExistsDiag(h.ID, r.data.Store.Path()))
-		return
-	} else if !store.Absent(err) {
+	existing, err := r.data.Store.GetHost(ctx, h.ID)
+	if err != nil && !store.Absent(err) {
 		resp.Diagnostics.AddError("Unable to read the Virtumancer store", err.Error())
+		return
+	}
+	takeOver := err == nil
+	if takeOver && !r.mayTakeOver(existing, h, &resp.Diagnostics) {
 		return
 	}
 
@@ -137,15 +140,13 @@ func (r *hostResource) Create(ctx context.Context, req resource.CreateRequest, r
 	}
 	tflog.Debug(ctx, "host answered", map[string]any{"driver": facts.Driver, "hostname": facts.Hostname})
 
-	if err := r.data.Store.CreateHost(ctx, h); err != nil {
-		if errors.Is(err, store.ErrExists) {
-			resp.Diagnostics.Append(hostExistsDiag(h.ID, r.data.Store.Path()))
-			return
-		}
-		resp.Diagnostics.AddError("Unable to record the host", fmt.Sprintf("Host %q answered, but writing its row failed: %s", h.ID, err))
+	if !takeOver && !r.createRow(ctx, h, &resp.Diagnostics) {
 		return
 	}
-	tflog.Info(ctx, "created host row")
+	if takeOver {
+		tflog.Warn(ctx, "took over the existing host row")
+		resp.Diagnostics.Append(hostTakenOverDiag(h, r.data.Store.Path()))
+	}
 
 	plan.setFacts(facts)
 	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
@@ -260,6 +261,49 @@ func (r *hostResource) probe(ctx context.Context, h store.Host) (hypervisor.Host
 		return hypervisor.HostFacts{}, err
 	}
 	return c.Facts(ctx)
+}
+
+// createRow writes the new host's row; a row of that id written since
+// Create looked is taken over only on the same terms as before.
+func (r *hostResource) createRow(ctx context.Context, h store.Host, diags *diag.Diagnostics) bool {
+	err := r.data.Store.CreateHost(ctx, h)
+	if errors.Is(err, store.ErrExists) {
+		existing, gerr := r.data.Store.GetHost(ctx, h.ID)
+		if gerr != nil {
+			diags.Append(hostExistsDiag(h.ID, r.data.Store.Path()))
+			return false
+		}
+		return r.mayTakeOver(existing, h, diags)
+	}
+	if err != nil {
+		diags.AddError("Unable to record the host", fmt.Sprintf("Host %q answered, but writing its row failed: %s", h.ID, err))
+		return false
+	}
+	tflog.Info(ctx, "created host row")
+	return true
+}
+
+// mayTakeOver decides on a row that already has the id a create wants: one
+// with the same uri is what a create killed after writing it left (or a
+// row made elsewhere for the very same host), so the create takes it over;
+// another uri is another host, and stays an error naming both.
+func (r *hostResource) mayTakeOver(existing, h store.Host, diags *diag.Diagnostics) bool {
+	if existing.URI == h.URI {
+		return true
+	}
+	diags.AddAttributeError(path.Root("id"), "Host already exists",
+		fmt.Sprintf("The store %s already has a host with id %q, at uri %s; this configuration gives it uri %s. Choose another id, "+
+			"or set uri to the recorded one and apply again (the host is then taken over), or bring it under Terraform with "+
+			"`terraform import virtumancer_host.<name> %s` and change its uri there.",
+			r.data.Store.Path(), h.ID, hypervisor.Redact(existing.URI), hypervisor.Redact(h.URI), h.ID))
+	return false
+}
+
+func hostTakenOverDiag(h store.Host, dbPath string) diag.Diagnostic {
+	return diag.NewWarningDiagnostic("Took over host "+strconv.Quote(h.ID)+" already in the store",
+		fmt.Sprintf("The store %s already had a host with id %q and the same uri %s (an earlier apply may have been stopped "+
+			"after writing it, before it reached a state file). This apply took that row over instead of failing; its VM rows "+
+			"are kept.", dbPath, h.ID, hypervisor.Redact(h.URI)))
 }
 
 func hostExistsDiag(id, dbPath string) diag.Diagnostic {

@@ -9,6 +9,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/types"
 	"github.com/hashicorp/terraform-plugin-log/tflog"
 
+	"github.com/virtumancer/terraform-provider-virtumancer/internal/hypervisor"
 	"github.com/virtumancer/terraform-provider-virtumancer/internal/providerdata"
 	"github.com/virtumancer/terraform-provider-virtumancer/internal/vminfo"
 )
@@ -55,8 +56,11 @@ func (r *vmResource) Create(ctx context.Context, req resource.CreateRequest, res
 	tflog.Info(ctx, "creating vm")
 
 	conn := r.data.Conn(ctx, plan.HostID.ValueString(), &resp.Diagnostics)
-	if conn == nil || !r.storeWritable(ctx, "create", plan.HostID.ValueString(), plan.Name.ValueString(), &resp.Diagnostics) ||
-		!r.nameFree(ctx, conn, plan.Name.ValueString(), &resp.Diagnostics) {
+	if conn == nil || !r.storeWritable(ctx, "create", plan.HostID.ValueString(), plan.Name.ValueString(), &resp.Diagnostics) {
+		return
+	}
+	leftover, ok := r.nameFree(ctx, conn, plan.Name.ValueString(), &resp.Diagnostics)
+	if !ok || leftover != nil && !takeOver(ctx, conn, *leftover, &plan, &resp.Diagnostics) {
 		return
 	}
 	if plan.DomainType.IsUnknown() || plan.DomainType.IsNull() {
@@ -79,6 +83,9 @@ func (r *vmResource) Create(ctx context.Context, req resource.CreateRequest, res
 		return
 	}
 	domXML, err := vminfo.BuildXML(spec)
+	if err == nil {
+		domXML, err = hypervisor.WithCreateMark(domXML) // until the VM is first read from state
+	}
 	if err != nil {
 		resp.Diagnostics.AddError("Invalid VM configuration", err.Error())
 		return
@@ -92,7 +99,7 @@ func (r *vmResource) Create(ctx context.Context, req resource.CreateRequest, res
 	tflog.Debug(ctx, "defined domain")
 
 	var live liveVM
-	if rt, known := definedRuntime(dom); known {
+	if rt, known := definedRuntime(dom); known && leftover == nil { // a leftover may have autostart set
 		live, err = r.convergeFrom(ctx, conn, dom, rt, plan, false)
 	} else {
 		live, err = r.converge(ctx, conn, dom, plan, false)
@@ -166,6 +173,7 @@ func (r *vmResource) Update(ctx context.Context, req resource.UpdateRequest, res
 		return
 	}
 	plan.UUID = types.StringValue(dom.UUID)
+	clearCreateMarkIfSet(ctx, conn, dom) // in state now; Read clears it unless the plan skipped refresh
 	if !updateSeed(ctx, conn, prior, plan, &resp.Diagnostics) {
 		return
 	}

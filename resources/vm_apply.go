@@ -5,11 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
+	"github.com/hashicorp/terraform-plugin-framework/tfsdk"
+	"github.com/hashicorp/terraform-plugin-framework/types"
 	"github.com/hashicorp/terraform-plugin-log/tflog"
 
 	"github.com/virtumancer/terraform-provider-virtumancer/internal/hypervisor"
@@ -59,22 +62,102 @@ func (r *vmResource) storeWritable(ctx context.Context, op, hostID, name string,
 	return false
 }
 
+// vmResumeDescription is the part of the vm resource's description that
+// says what a create does with a domain already there.
+const vmResumeDescription = "A create refuses a domain of the same name that is already on the host (import it instead; the plan says so already), " +
+	"unless this provider began to create it: a create writes a mark (`virtumancer-create:create`, namespace `" +
+	hypervisor.CreateMarkURI + "`) into the domain's metadata, and an apply killed or cut off from libvirtd before " +
+	"the VM reached a state file leaves that mark behind. The next apply takes such a domain over (its plan says so), with a warning " +
+	"naming the VM: it keeps its uuid, is stopped, defined again from the configuration (seed and console log made " +
+	"anew), recorded in the store (the row such a create may have written is updated) and powered as planned. The mark " +
+	"stays until the VM is first read from state or updated (Terraform and OpenTofu write state only every few " +
+	"seconds during an apply, so a mark removed at the end of the create could be gone from a domain no state holds); " +
+	"that read removes it from the domain's metadata, which changes nothing in the store."
+
 // nameFree refuses to create over a domain that already exists: Terraform
 // does not manage it (it is not in this state), so it must be imported.
-func (r *vmResource) nameFree(ctx context.Context, conn *hypervisor.Conn, name string, diags *diag.Diagnostics) bool {
-	_, err := conn.LookupDomain(ctx, name)
+// A domain that carries the create mark is the exception: an earlier
+// create of this provider defined it and was interrupted before the VM
+// reached a state file, so it is returned to be taken over.
+func (r *vmResource) nameFree(ctx context.Context, conn *hypervisor.Conn, name string, diags *diag.Diagnostics) (leftover *hypervisor.Domain, ok bool) {
+	dom, err := conn.LookupDomain(ctx, name)
+	if hypervisor.IsNotFound(err) {
+		return nil, true
+	}
+	marked := false
+	if err == nil {
+		marked, err = conn.CreateMarked(ctx, dom)
+	}
 	switch {
-	case hypervisor.IsNotFound(err):
-		return true
 	case err != nil:
 		diags.AddError("Unable to check the domain name", err.Error())
+	case marked:
+		return &dom, true
 	default:
-		h := conn.HostID()
-		diags.AddAttributeError(path.Root("name"), "Domain already exists",
-			fmt.Sprintf("domain %q already exists on host %q; import it with `terraform import virtumancer_vm.NAME %s` "+
-				"or choose another name.", name, h, vmID(h, name)))
+		diags.Append(domainExistsDiag(conn.HostID(), name))
 	}
-	return false
+	return nil, false
+}
+
+// planNameCheck is nameFree at plan time, for a VM about to be created: a
+// domain of its name that this provider did not begin to create is refused
+// here already, and one it did is announced as taken over. It only reads
+// libvirt; whatever it cannot ask (a host not yet in the store, or not
+// answering) is left to Create, which asks again.
+func (r *vmResource) planNameCheck(ctx context.Context, plan tfsdk.Plan, diags *diag.Diagnostics) {
+	var hostID, name types.String
+	diags.Append(plan.GetAttribute(ctx, path.Root("host_id"), &hostID)...)
+	diags.Append(plan.GetAttribute(ctx, path.Root("name"), &name)...)
+	if diags.HasError() || hostID.IsUnknown() || name.IsUnknown() || r.data == nil {
+		return
+	}
+	conn, _, err := r.data.HostConn(ctx, hostID.ValueString())
+	if err != nil {
+		return
+	}
+	dom, err := conn.LookupDomain(ctx, name.ValueString())
+	if err != nil {
+		return // not there (the usual case), or Create will say why
+	}
+	marked, err := conn.CreateMarked(ctx, dom)
+	switch {
+	case err != nil:
+		return
+	case marked:
+		diags.AddAttributeWarning(path.Root("name"), "vm "+strconv.Quote(dom.Name)+" will be taken over",
+			fmt.Sprintf("Domain %q (uuid %s) on host %q was left by an interrupted apply of this provider (it carries the "+
+				"create mark) and no state holds it: the apply takes it over, keeping its uuid, and defines it again from "+
+				"this configuration.", dom.Name, dom.UUID, conn.HostID()))
+	default:
+		diags.Append(domainExistsDiag(conn.HostID(), dom.Name))
+	}
+}
+
+// domainExistsDiag refuses a domain that no create of this provider left.
+func domainExistsDiag(hostID, name string) diag.Diagnostic {
+	return diag.NewAttributeErrorDiagnostic(path.Root("name"), "Domain already exists",
+		fmt.Sprintf("domain %q already exists on host %q; import it with `terraform import virtumancer_vm.NAME %s` "+
+			"or choose another name.", name, hostID, vmID(hostID, name)))
+}
+
+// takeOver prepares the domain an interrupted create left for this create:
+// the create keeps its uuid and defines it again from the plan. It is
+// stopped first (pulled, not shut down: it never was in any state, so no
+// one relies on its guest yet), so that its seed and console log can be
+// replaced and it starts from the new definition as planned.
+func takeOver(ctx context.Context, conn *hypervisor.Conn, dom hypervisor.Domain, plan *vmModel, diags *diag.Diagnostics) bool {
+	if err := conn.Destroy(ctx, dom); err != nil && !hypervisor.IsNotFound(err) {
+		diags.AddError("Unable to take over the domain an interrupted create left", err.Error())
+		return false
+	}
+	plan.UUID = types.StringValue(dom.UUID)
+	tflog.Warn(ctx, "taking over the domain of an interrupted create", map[string]any{"uuid": dom.UUID})
+	diags.AddWarning("Took over vm "+strconv.Quote(dom.Name)+" left by an interrupted apply",
+		fmt.Sprintf("Domain %q (uuid %s) on host %q carries this provider's create mark: an earlier apply began to create "+
+			"it and was stopped before the VM reached a state file. This apply took it over instead of asking for an import: "+
+			"it was stopped, defined again from this configuration with the same uuid, recorded in the store and powered "+
+			"as planned.", dom.Name, dom.UUID, conn.HostID()))
+	return true
 }
 
 // defaultDomainType is test on the test driver, kvm where the host offers

@@ -34,7 +34,9 @@ type guestFiles struct {
 func (r *vmResource) makeGuestFiles(ctx context.Context, conn *hypervisor.Conn, plan *vmModel, diags *diag.Diagnostics) (guestFiles, bool) {
 	var f guestFiles
 	if cloudInitOf(plan.CloudInit) != nil {
-		plan.UUID = types.StringValue(vminfo.NewUUID())
+		if plan.UUID.IsUnknown() || plan.UUID.IsNull() { // a take-over keeps its uuid
+			plan.UUID = types.StringValue(vminfo.NewUUID())
+		}
 		vol, digest, ok := writeSeed(ctx, conn, *plan, diags)
 		if !ok {
 			return f, false

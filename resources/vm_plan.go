@@ -66,6 +66,9 @@ func (r *vmResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRequ
 		return // destroy
 	}
 	planGuestFiles(ctx, req, resp)
+	if req.State.Raw.IsNull() {
+		r.planNameCheck(ctx, req.Plan, &resp.Diagnostics)
+	}
 	diags := &resp.Diagnostics
 	for _, b := range []struct {
 		name string

@@ -91,6 +91,9 @@ func (r *vmResource) refresh(ctx context.Context, m *vmModel, diags *diag.Diagno
 		return false
 	}
 	ctx = tflog.SetField(ctx, "uuid", res.Live.Domain.UUID)
+	if res.Live.CreateMarked {
+		clearCreateMark(ctx, conn, res.Live.Domain)
+	}
 	warnRecreated(m, res, diags)
 	live := refreshIPs(ctx, conn, m, liveVM{Live: *res.Live}, diags)
 	if row != nil && len(vmTargetsOf(m.Disks)) == 0 {
@@ -109,6 +112,30 @@ func (r *vmResource) refresh(ctx context.Context, m *vmModel, diags *diag.Diagno
 	renderVerdict(ctx, res, r.data.Store.Path(), diags)
 	tflog.Debug(ctx, "read vm", map[string]any{"state": m.State.ValueString(), "verdict": string(res.Verdict), "drift": len(res.Drift)})
 	return false
+}
+
+// clearCreateMark removes the create mark of a domain now seen in state:
+// from here on a create that finds it must not take it over. Best effort:
+// a mark left behind only lets a later create take the domain over
+// should it leave every state, so a failure is logged, not an error.
+func clearCreateMark(ctx context.Context, conn *hypervisor.Conn, dom hypervisor.Domain) {
+	if err := conn.ClearCreateMark(ctx, dom); err != nil {
+		tflog.Warn(ctx, "could not clear the create mark", map[string]any{"error": err.Error()})
+		return
+	}
+	tflog.Debug(ctx, "cleared the create mark: the vm is in state")
+}
+
+// clearCreateMarkIfSet is clearCreateMark for a caller that has not read
+// the definition (Update).
+func clearCreateMarkIfSet(ctx context.Context, conn *hypervisor.Conn, dom hypervisor.Domain) {
+	marked, err := conn.CreateMarked(ctx, dom)
+	if err != nil {
+		tflog.Warn(ctx, "could not read the create mark", map[string]any{"error": err.Error()})
+	}
+	if marked {
+		clearCreateMark(ctx, conn, dom)
+	}
 }
 
 // recordedRow loads the VM's row: nil when the store has none (not an

@@ -80,7 +80,7 @@ func vmSchemaV0(ctx context.Context) schema.Schema {
 		Version: 0,
 		Description: "A libvirt domain (VM) on a Virtumancer host. The provider defines and powers the domain and " +
 			"records its configuration in the store's `virtual_machines.config_json`; every refresh compares that " +
-			"recorded configuration with the live domain and reports the differences in `drift` and as a warning.",
+			"recorded configuration with the live domain and reports the differences in `drift` and as a warning. " + vmResumeDescription,
 		Attributes: vmAttributes(),
 		Blocks: map[string]schema.Block{
 			"disk":              vmDiskBlock(),

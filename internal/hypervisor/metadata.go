@@ -3,8 +3,10 @@ package hypervisor
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/digitalocean/go-libvirt"
+	"libvirt.org/go/libvirtxml"
 )
 
 // SetMetadata sets (or, with an empty element, removes) the domain's
@@ -39,4 +41,57 @@ func (c *Conn) Metadata(ctx context.Context, d Domain, uri string) (string, erro
 		return err
 	})
 	return out, err
+}
+
+// The create mark: a metadata element the provider puts into a domain's
+// definition when it defines the domain for a create. A create that finds
+// a marked domain of its name knows a create of this provider made it and
+// did not finish (the CLI was killed, or libvirtd lost, before the domain
+// reached a state file), so it may take the domain over instead of asking
+// for an import. The mark stays until the resource is first read from
+// state: the CLI persists state only now and then during an apply, so a
+// mark cleared at the end of the create would leave a kill in between
+// with an unmarked domain no state holds.
+const (
+	CreateMarkURI = "https://github.com/virtumancer/terraform-provider-virtumancer/create"
+	createMarkKey = "virtumancer-create"
+	createMark    = `<` + createMarkKey + `:create xmlns:` + createMarkKey + `="` + CreateMarkURI + `"/>`
+)
+
+// WithCreateMark is the domain XML domXML with the create mark in its
+// metadata (other metadata kept).
+func WithCreateMark(domXML string) (string, error) {
+	var d libvirtxml.Domain
+	if err := d.Unmarshal(domXML); err != nil {
+		return "", fmt.Errorf("mark domain XML: %w", err)
+	}
+	if d.Metadata == nil {
+		d.Metadata = &libvirtxml.DomainMetadata{}
+	}
+	if !strings.Contains(d.Metadata.XML, `"`+CreateMarkURI+`"`) {
+		d.Metadata.XML += createMark
+	}
+	out, err := d.Marshal()
+	if err != nil {
+		return "", fmt.Errorf("mark domain XML: %w", err)
+	}
+	return out, nil
+}
+
+// HasCreateMark tells whether a domain's XML (as libvirt returns it)
+// carries the create mark: readers that have the XML anyway need no call.
+func HasCreateMark(domXML string) bool {
+	return strings.Contains(domXML, `"`+CreateMarkURI+`"`)
+}
+
+// CreateMarked tells whether the domain's persistent definition carries
+// the create mark.
+func (c *Conn) CreateMarked(ctx context.Context, d Domain) (bool, error) {
+	doc, err := c.Metadata(ctx, d, CreateMarkURI)
+	return doc != "", err
+}
+
+// ClearCreateMark removes the create mark from the persistent definition.
+func (c *Conn) ClearCreateMark(ctx context.Context, d Domain) error {
+	return c.SetMetadata(ctx, d, CreateMarkURI, createMarkKey, "")
 }

@@ -46,3 +46,42 @@ func TestIntegrationMetadata(t *testing.T) {
 		})
 	}
 }
+
+// TestIntegrationCreateMark: a domain defined from XML with the create mark
+// carries it (read by a metadata call and seen in its inactive XML), keeps
+// metadata of other namespaces, and loses only the mark when it is cleared.
+func TestIntegrationCreateMark(t *testing.T) {
+	for _, uri := range []string{testURI, qemuURI} {
+		t.Run(uri, func(t *testing.T) {
+			c := connect(t, uri)
+			name := "rs-" + uniqueName("mark")
+			doc := testDomainXML(name)
+			if uri == qemuURI {
+				doc = qemuDomainXML(name)
+			}
+			doc = strings.Replace(doc, "</domain>", `<metadata><o:x xmlns:o="https://example.org/other"/></metadata></domain>`, 1)
+			marked, err := WithCreateMark(doc)
+			if err != nil {
+				t.Fatal(err)
+			}
+			d := defineXML(t, c, marked)
+			if ok, err := c.CreateMarked(ctx(t), d); err != nil || !ok {
+				t.Fatalf("CreateMarked of a domain defined with the mark = %v, %v; want true", ok, err)
+			}
+			inactive, err := c.DomainXML(ctx(t), d, true)
+			if err != nil || !HasCreateMark(inactive) {
+				t.Fatalf("HasCreateMark(inactive XML) = false (%v):\n%s", err, inactive)
+			}
+			if err := c.ClearCreateMark(ctx(t), d); err != nil {
+				t.Fatal(err)
+			}
+			if ok, err := c.CreateMarked(ctx(t), d); err != nil || ok {
+				t.Errorf("CreateMarked after ClearCreateMark = %v, %v; want false", ok, err)
+			}
+			inactive, err = c.DomainXML(ctx(t), d, true)
+			if err != nil || HasCreateMark(inactive) || !strings.Contains(inactive, "https://example.org/other") {
+				t.Errorf("inactive XML after clearing: want no mark and the other element kept (%v):\n%s", err, inactive)
+			}
+		})
+	}
+}

@@ -82,6 +82,9 @@ type Live struct {
 	// Pending lists fields whose running definition differs from the
 	// persistent one (a restart is pending); read only when asked.
 	Pending []vminfo.Drift
+	// CreateMarked: the definition still carries the provider's create
+	// mark (hypervisor.HasCreateMark).
+	CreateMarked bool
 }
 
 // State is the libvirt state number of the domain, or -1 when it was not read.

@@ -237,7 +237,7 @@ func (o Observation) parsed(d hypervisor.Domain, inactive, active string, rt vmi
 		o.Err = err
 		return o
 	}
-	live := &Live{Domain: d, Info: info}
+	live := &Live{Domain: d, Info: info, CreateMarked: hypervisor.HasCreateMark(inactive)}
 	if active != "" {
 		running, err := vminfo.FromXML(active, rt)
 		if err != nil {
