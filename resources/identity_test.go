@@ -81,7 +81,7 @@ resource "virtumancer_vm" "t" {
 			if e.domainExists(vm) {
 				return fmt.Errorf("domain %s still exists after destroy", vm)
 			}
-			return checkVolumeGone(acctest.TestURI, pool, vol)(s)
+			return checkPoolGone(acctest.TestURI, pool)(s) // and its volume with it
 		},
 		Steps: steps,
 	})

@@ -67,7 +67,7 @@ func testSpec() vminfo.Spec {
 		Name: "web", UUID: "6695eb01-f6a4-8304-79aa-97f2502e193f", DomainType: "test",
 		MemoryKiB: 65536, Vcpu: 1, Graphics: "vnc",
 		Disks:      []vminfo.Disk{{Path: "/img/web.img"}},
-		Interfaces: []vminfo.Interface{{Type: "network", Source: "default"}},
+		Interfaces: []vminfo.Interface{{Type: "network", Source: "default", Model: "virtio"}},
 	}
 }
 
@@ -178,7 +178,7 @@ func TestVMModelConversion(t *testing.T) {
 		ID: str("h/web"), UUID: str("0b5f4e3e-6a55-4a0f-8a8e-7b1c3f0d2e11"), DomainID: types.Int64Value(0),
 		State: str("shut off"), ConfigJSON: str(`{"name":"web"}`),
 		Drift:          driftValue([]vminfo.Drift{{Field: "memory", Recorded: "1", Live: "2"}}),
-		PendingRestart: types.BoolValue(false), IPAddresses: vmStringList([]string{"192.0.2.1"}),
+		PendingRestart: types.BoolValue(false), IPAddresses: vmStringList([]string{"192.0.2.1"}), Unmanaged: vmStringList([]string{"hostdev pci 0000:01:00.0"}),
 		CloudInit: types.ObjectValueMust(cloudInitAttrTypes, map[string]attr.Value{"user_data": str("#cloud-config\n"),
 			"meta_data": types.StringNull(), "network_config": types.StringNull(), "pool": str("p")}),
 		ConsoleLog: str("/p/web-console.log"),

@@ -82,6 +82,9 @@ type Live struct {
 	// Pending lists fields whose running definition differs from the
 	// persistent one (a restart is pending); read only when asked.
 	Pending []vminfo.Drift
+	// Unmanaged describes the devices of the persistent definition that
+	// VMInfo does not model (vminfo.Unmanaged): kept as they are by updates.
+	Unmanaged []string
 }
 
 // State is the libvirt state number of the domain, or -1 when it was not read.

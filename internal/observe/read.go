@@ -237,7 +237,12 @@ func (o Observation) parsed(d hypervisor.Domain, inactive, active string, rt vmi
 		o.Err = err
 		return o
 	}
-	live := &Live{Domain: d, Info: info}
+	unmanaged, err := vminfo.Unmanaged(inactive)
+	if err != nil {
+		o.Err = err
+		return o
+	}
+	live := &Live{Domain: d, Info: info, Unmanaged: unmanaged}
 	if active != "" {
 		running, err := vminfo.FromXML(active, rt)
 		if err != nil {
