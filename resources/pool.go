@@ -165,7 +165,7 @@ func (r *poolResource) Read(ctx context.Context, req resource.ReadRequest, resp 
 	sp, err := conn.LookupPool(ctx, state.Name.ValueString())
 	if hypervisor.IsNotFound(err) {
 		tflog.Info(ctx, "pool is gone; removing it from state", map[string]any{"error": err.Error()})
-			resp.State.RemoveResource(ctx)
+		resp.State.RemoveResource(ctx)
 		return
 	}
 	if err != nil {

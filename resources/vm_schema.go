@@ -292,7 +292,7 @@ func vmInterfaceBlock() schema.ListNestedBlock {
 					Optional: true, Computed: true,
 					Description: "NIC model, e.g. `virtio` or `e1000`. A new interface defaults to `" + vminfo.DefaultInterfaceModel + "`; " +
 						"an imported one without a model keeps none (libvirt's default), so adopting it changes nothing.",
-					Validators:  []validator.String{stringvalidator.RegexMatches(vmNICModelRe, "must be a NIC model such as virtio or e1000")},
+					Validators: []validator.String{stringvalidator.RegexMatches(vmNICModelRe, "must be a NIC model such as virtio or e1000")},
 				},
 				"mac": schema.StringAttribute{
 					Optional: true, Computed: true,
