@@ -219,4 +219,3 @@ type domainNICModel struct {
 	Model   types.String `tfsdk:"model"`
 	MAC     types.String `tfsdk:"mac"`
 }
-
