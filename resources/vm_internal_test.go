@@ -242,3 +242,55 @@ func TestVMBlockConversion(t *testing.T) {
 		t.Fatalf("disksOf(unknown) = %v, %v", l, d)
 	}
 }
+
+// An update keeps what the schema does not model: a direct interface placed
+// before the managed one and a hostdev stay, and the managed interface at
+// position 0 of the plan still matches the network one.
+func TestMergeDefinitionKeepsUnmanagedDevices(t *testing.T) {
+	current := strings.Replace(testCurrentXML, `<interface type="network">`,
+		`<interface type="direct"><source dev="eth0" mode="bridge"/></interface>
+    <hostdev mode="subsystem" type="pci"><source><address domain="0x0000" bus="0x01" slot="0x00" function="0x0"/></source></hostdev>
+    <interface type="network">`, 1)
+	s := testSpec()
+	s.MemoryKiB = 131072
+	built, err := vminfo.BuildXML(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	merged, changed, err := mergeDefinition(current, built, []string{""})
+	if err != nil || !changed {
+		t.Fatalf("changed %t, err %v", changed, err)
+	}
+	var d libvirtxml.Domain
+	if err := d.Unmarshal(merged); err != nil {
+		t.Fatal(err)
+	}
+	if len(d.Devices.Hostdevs) != 1 {
+		t.Error("the hostdev was dropped")
+	}
+	var direct, network int
+	for _, i := range d.Devices.Interfaces {
+		switch {
+		case i.Source.Direct != nil:
+			direct++
+		case i.Source.Network != nil && i.Address != nil:
+			network++ // kept its own element, address included
+		}
+	}
+	if direct != 1 || network != 1 || len(d.Devices.Interfaces) != 2 {
+		t.Errorf("interfaces %d (direct %d, network kept %d), want the direct one kept and the network one unchanged",
+			len(d.Devices.Interfaces), direct, network)
+	}
+	if _, changed, _ := mergeDefinition(current, builtOf(t, testSpec()), []string{""}); changed {
+		t.Error("an unchanged spec reports a change beside a direct interface")
+	}
+}
+
+func builtOf(t *testing.T, s vminfo.Spec) string {
+	t.Helper()
+	b, err := vminfo.BuildXML(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
