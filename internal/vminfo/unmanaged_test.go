@@ -21,7 +21,7 @@ func TestUnmanaged(t *testing.T) {
 		"direct and user interfaces": {`<interface type="direct"><source dev="eth0" mode="bridge"/></interface>
 <interface type='bridge'><source bridge='br0'/></interface><interface type='user'/>`, []string{"interface direct eth0", "interface user"}},
 		"foreign channel": {`<channel type='unix'><target type='virtio' name='org.example.0'/></channel>`, []string{"channel org.example.0"}},
-		"tpm": {`<tpm model='tpm-crb'><backend type='emulator' version='2.0'/></tpm>`, []string{"tpm"}},
+		"tpm":             {`<tpm model='tpm-crb'><backend type='emulator' version='2.0'/></tpm>`, []string{"tpm"}},
 	} {
 		t.Run(name, func(t *testing.T) {
 			doc := `<domain type='qemu'><name>x</name><memory>1024</memory><devices>` + c.devices + `</devices></domain>`
