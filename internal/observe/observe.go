@@ -79,12 +79,12 @@ type Live struct {
 	// Info is the persistent definition (what the next boot uses) plus the
 	// runtime facts: the shape config_json records.
 	Info vminfo.VMInfo
-	// Pending lists fields whose running definition differs from the
-	// persistent one (a restart is pending); read only when asked.
-	Pending []vminfo.Drift
 	// Unmanaged describes the devices of the persistent definition that
 	// VMInfo does not model (vminfo.Unmanaged): kept as they are by updates.
 	Unmanaged []string
+	// Pending lists fields whose running definition differs from the
+	// persistent one (a restart is pending); read only when asked.
+	Pending []vminfo.Drift
 }
 
 // State is the libvirt state number of the domain, or -1 when it was not read.

@@ -237,12 +237,7 @@ func (o Observation) parsed(d hypervisor.Domain, inactive, active string, rt vmi
 		o.Err = err
 		return o
 	}
-	unmanaged, err := vminfo.Unmanaged(inactive)
-	if err != nil {
-		o.Err = err
-		return o
-	}
-	live := &Live{Domain: d, Info: info, Unmanaged: unmanaged}
+	live := &Live{Domain: d, Info: info}
 	if active != "" {
 		running, err := vminfo.FromXML(active, rt)
 		if err != nil {
@@ -250,6 +245,10 @@ func (o Observation) parsed(d hypervisor.Domain, inactive, active string, rt vmi
 			return o
 		}
 		live.Pending = info.PendingRestart(running)
+	}
+	if live.Unmanaged, err = vminfo.Unmanaged(inactive); err != nil {
+		o.Err = err
+		return o
 	}
 	o.Live = live
 	return o
