@@ -150,6 +150,7 @@ func (p *virtumancerProvider) Resources(context.Context) []func() resource.Resou
 func (p *virtumancerProvider) DataSources(context.Context) []func() datasource.DataSource {
 	return []func() datasource.DataSource{
 		datasources.NewHostDataSource,
+		datasources.NewDomainsDataSource,
 		datasources.NewHostsDataSource,
 		datasources.NewVMDataSource,
 		datasources.NewVMsDataSource,

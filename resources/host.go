@@ -31,7 +31,9 @@ var (
 )
 
 // NewHostResource is the constructor of virtumancer_host.
-func NewHostResource() resource.Resource { return &hostResource{} }
+func NewHostResource() resource.Resource {
+	return withIdentity(&hostResource{}, identityPart{"id", "Host id, the key of the store's `hosts` row."})
+}
 
 type hostResource struct {
 	data *providerdata.Data

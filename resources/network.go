@@ -36,7 +36,9 @@ var (
 )
 
 // NewNetworkResource is the constructor of virtumancer_network.
-func NewNetworkResource() resource.Resource { return &networkResource{} }
+func NewNetworkResource() resource.Resource {
+	return withIdentity(&networkResource{}, hostIDPart, namePart("Network"))
+}
 
 type networkResource struct {
 	data *providerdata.Data

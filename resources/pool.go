@@ -9,7 +9,6 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/resource"
-	"github.com/hashicorp/terraform-plugin-framework/resource/identityschema"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/booldefault"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/planmodifier"
@@ -31,7 +30,6 @@ var (
 	_ resource.ResourceWithConfigure   = (*poolResource)(nil)
 	_ resource.ResourceWithImportState = (*poolResource)(nil)
 	_ resource.ResourceWithModifyPlan  = (*poolResource)(nil)
-	_ resource.ResourceWithIdentity    = (*poolResource)(nil)
 )
 
 // madeDirKey is the private-state key recording that Create made the
@@ -40,7 +38,9 @@ var (
 const madeDirKey = "made_dir"
 
 // NewPoolResource is the constructor of virtumancer_pool.
-func NewPoolResource() resource.Resource { return &poolResource{} }
+func NewPoolResource() resource.Resource {
+	return withIdentity(&poolResource{}, hostIDPart, namePart("Pool"))
+}
 
 type poolResource struct {
 	data *providerdata.Data
@@ -102,17 +102,6 @@ func poolSchemaV0() schema.Schema {
 	}
 }
 
-// IdentitySchema: {host_id, name} (SPEC 4b), for `import { identity = ... }`
-// on Terraform/OpenTofu 1.12 and later.
-func (r *poolResource) IdentitySchema(_ context.Context, _ resource.IdentitySchemaRequest, resp *resource.IdentitySchemaResponse) {
-	resp.IdentitySchema = identityschema.Schema{
-		Attributes: map[string]identityschema.Attribute{
-			"host_id": identityschema.StringAttribute{RequiredForImport: true, Description: "Id of the `virtumancer_host` the pool lives on."},
-			"name":    identityschema.StringAttribute{RequiredForImport: true, Description: "Pool name."},
-		},
-	}
-}
-
 func (r *poolResource) Configure(_ context.Context, req resource.ConfigureRequest, resp *resource.ConfigureResponse) {
 	r.data = providerdata.From(req.ProviderData, &resp.Diagnostics)
 }
@@ -154,7 +143,6 @@ func (r *poolResource) Create(ctx context.Context, req resource.CreateRequest, r
 	}
 	plan.fromPool(sp)
 	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
-	resp.Diagnostics.Append(resp.Identity.Set(ctx, plan.identity())...)
 }
 
 func createPoolDiag(plan poolModel, err error) diag.Diagnostic {
@@ -177,10 +165,6 @@ func (r *poolResource) Read(ctx context.Context, req resource.ReadRequest, resp 
 	sp, err := conn.LookupPool(ctx, state.Name.ValueString())
 	if hypervisor.IsNotFound(err) {
 		tflog.Info(ctx, "pool is gone; removing it from state", map[string]any{"error": err.Error()})
-		// The framework wants an identity even from a Read that removes the
-		// resource; state written without one (Terraform < 1.12, older
-		// provider versions) would fail with "Missing Resource Identity After Read".
-		resp.Diagnostics.Append(resp.Identity.Set(ctx, state.identity())...)
 		resp.State.RemoveResource(ctx)
 		return
 	}
@@ -196,7 +180,6 @@ func (r *poolResource) Read(ctx context.Context, req resource.ReadRequest, resp 
 	}
 	state.fromPool(sp)
 	resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)
-	resp.Diagnostics.Append(resp.Identity.Set(ctx, state.identity())...)
 }
 
 // Update changes what libvirt changes in place: autostart, and starting a
@@ -231,7 +214,6 @@ func (r *poolResource) Update(ctx context.Context, req resource.UpdateRequest, r
 	}
 	plan.fromPool(sp)
 	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
-	resp.Diagnostics.Append(resp.Identity.Set(ctx, plan.identity())...)
 }
 
 func (r *poolResource) Delete(ctx context.Context, req resource.DeleteRequest, resp *resource.DeleteResponse) {
@@ -256,24 +238,15 @@ func (r *poolResource) Delete(ctx context.Context, req resource.DeleteRequest, r
 	}
 }
 
-// ImportState takes host_id/name, or the identity {host_id, name}.
 func (r *poolResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
-	var id poolIdentity
-	if req.ID != "" {
-		hostID, name, err := parsePoolID(req.ID)
-		if err != nil {
-			resp.Diagnostics.AddError("Invalid import id", err.Error())
-			return
-		}
-		id = poolIdentity{HostID: types.StringValue(hostID), Name: types.StringValue(name)}
-	} else if resp.Diagnostics.Append(req.Identity.Get(ctx, &id)...); resp.Diagnostics.HasError() {
+	hostID, name, err := parsePoolID(req.ID)
+	if err != nil {
+		resp.Diagnostics.AddError("Invalid import id", err.Error())
 		return
 	}
-	m := poolModel{HostID: id.HostID, Name: id.Name}
-	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("host_id"), id.HostID)...)
-	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("name"), id.Name)...)
-	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("id"), m.importID())...)
-	resp.Diagnostics.Append(resp.Identity.Set(ctx, id)...)
+	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("host_id"), hostID)...)
+	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("name"), name)...)
+	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("id"), req.ID)...)
 }
 
 // parsePoolID splits host_id/name at the last '/': a pool name holds none,
@@ -298,14 +271,6 @@ type poolModel struct {
 	Allocation types.Int64  `tfsdk:"allocation"`
 	Available  types.Int64  `tfsdk:"available"`
 }
-
-// poolIdentity is the resource identity: what names a pool across states.
-type poolIdentity struct {
-	HostID types.String `tfsdk:"host_id"`
-	Name   types.String `tfsdk:"name"`
-}
-
-func (m *poolModel) identity() poolIdentity { return poolIdentity{HostID: m.HostID, Name: m.Name} }
 
 func (m *poolModel) logFields(ctx context.Context) context.Context {
 	ctx = tflog.SetField(ctx, "host", m.HostID.ValueString())

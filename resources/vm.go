@@ -22,7 +22,9 @@ var (
 )
 
 // NewVMResource is the constructor of virtumancer_vm.
-func NewVMResource() resource.Resource { return &vmResource{} }
+func NewVMResource() resource.Resource {
+	return withIdentity(&vmResource{}, hostIDPart, namePart("Domain"))
+}
 
 type vmResource struct {
 	data *providerdata.Data

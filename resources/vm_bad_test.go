@@ -339,6 +339,7 @@ resource "virtumancer_vm" "t" {
 		{"disk {\n path = \"/a.img\"\n pool = \"default\"\n volume = \"v\"\n}", `(?s)Invalid Attribute Combination.*volume`},
 		{"disk {\n pool = \"default\"\n}", `(?s)Invalid Attribute Combination`},
 		{"disk {\n path = \"a.img\"\n}", `must be an absolute path`},
+		{"disk {\n bus = \"sata\"\n}", `(?s)Missing disk source.*only a cdrom`},
 		{"disk {\n path = \"/a.iso\"\n device = \"cdrom\"\n bus = \"virtio\"\n}", `QEMU has no virtio cdrom`},
 		{"disk {\n path = \"/a.iso\"\n device = \"cdrom\"\n read_only = false\n}", `A cdrom is always read-only`},
 		{"disk {\n path = \"/a\"\n target = \"vdb\"\n}\ndisk {\n path = \"/b\"\n target = \"vdb\"\n}", `Target "vdb" is already used by disk 0`},

@@ -30,7 +30,7 @@ func ciVM(running bool, userData, metaData, pool string) vmModel {
 		CloudInit: types.ObjectNull(cloudInitAttrTypes),
 		ID:        str("h/web"), UUID: str("0b5f4e3e-6a55-4a0f-8a8e-7b1c3f0d2e11"), DomainID: types.Int64Value(1),
 		State: str("running"), ConfigJSON: str(`{"name":"web"}`), Drift: driftValue(nil),
-		PendingRestart: types.BoolValue(false), IPAddresses: vmStringList(nil), ConsoleLog: str("/p/web-console.log"),
+		PendingRestart: types.BoolValue(false), IPAddresses: vmStringList(nil), Unmanaged: vmStringList(nil), ConsoleLog: str("/p/web-console.log"),
 	}
 	m.Timeouts.Object = types.ObjectNull(map[string]attr.Type{"create": types.StringType, "update": types.StringType, "delete": types.StringType})
 	if pool != "" {

@@ -67,7 +67,7 @@ func testSpec() vminfo.Spec {
 		Name: "web", UUID: "6695eb01-f6a4-8304-79aa-97f2502e193f", DomainType: "test",
 		MemoryKiB: 65536, Vcpu: 1, Graphics: "vnc",
 		Disks:      []vminfo.Disk{{Path: "/img/web.img"}},
-		Interfaces: []vminfo.Interface{{Type: "network", Source: "default"}},
+		Interfaces: []vminfo.Interface{{Type: "network", Source: "default", Model: "virtio"}},
 	}
 }
 
@@ -178,7 +178,7 @@ func TestVMModelConversion(t *testing.T) {
 		ID: str("h/web"), UUID: str("0b5f4e3e-6a55-4a0f-8a8e-7b1c3f0d2e11"), DomainID: types.Int64Value(0),
 		State: str("shut off"), ConfigJSON: str(`{"name":"web"}`),
 		Drift:          driftValue([]vminfo.Drift{{Field: "memory", Recorded: "1", Live: "2"}}),
-		PendingRestart: types.BoolValue(false), IPAddresses: vmStringList([]string{"192.0.2.1"}),
+		PendingRestart: types.BoolValue(false), IPAddresses: vmStringList([]string{"192.0.2.1"}), Unmanaged: vmStringList([]string{"hostdev pci 0000:01:00.0"}),
 		CloudInit: types.ObjectValueMust(cloudInitAttrTypes, map[string]attr.Value{"user_data": str("#cloud-config\n"),
 			"meta_data": types.StringNull(), "network_config": types.StringNull(), "pool": str("p")}),
 		ConsoleLog: str("/p/web-console.log"),
@@ -241,4 +241,56 @@ func TestVMBlockConversion(t *testing.T) {
 	if l, d := disksOf(ctx, types.ListUnknown(diskObjType)); l != nil || d.HasError() {
 		t.Fatalf("disksOf(unknown) = %v, %v", l, d)
 	}
+}
+
+// An update keeps what the schema does not model: a direct interface placed
+// before the managed one and a hostdev stay, and the managed interface at
+// position 0 of the plan still matches the network one.
+func TestMergeDefinitionKeepsUnmanagedDevices(t *testing.T) {
+	current := strings.Replace(testCurrentXML, `<interface type="network">`,
+		`<interface type="direct"><source dev="eth0" mode="bridge"/></interface>
+    <hostdev mode="subsystem" type="pci"><source><address domain="0x0000" bus="0x01" slot="0x00" function="0x0"/></source></hostdev>
+    <interface type="network">`, 1)
+	s := testSpec()
+	s.MemoryKiB = 131072
+	built, err := vminfo.BuildXML(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	merged, changed, err := mergeDefinition(current, built, []string{""})
+	if err != nil || !changed {
+		t.Fatalf("changed %t, err %v", changed, err)
+	}
+	var d libvirtxml.Domain
+	if err := d.Unmarshal(merged); err != nil {
+		t.Fatal(err)
+	}
+	if len(d.Devices.Hostdevs) != 1 {
+		t.Error("the hostdev was dropped")
+	}
+	var direct, network int
+	for _, i := range d.Devices.Interfaces {
+		switch {
+		case i.Source.Direct != nil:
+			direct++
+		case i.Source.Network != nil && i.Address != nil:
+			network++ // kept its own element, address included
+		}
+	}
+	if direct != 1 || network != 1 || len(d.Devices.Interfaces) != 2 {
+		t.Errorf("interfaces %d (direct %d, network kept %d), want the direct one kept and the network one unchanged",
+			len(d.Devices.Interfaces), direct, network)
+	}
+	if _, changed, _ := mergeDefinition(current, builtOf(t, testSpec()), []string{""}); changed {
+		t.Error("an unchanged spec reports a change beside a direct interface")
+	}
+}
+
+func builtOf(t *testing.T, s vminfo.Spec) string {
+	t.Helper()
+	b, err := vminfo.BuildXML(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }

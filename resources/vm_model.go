@@ -3,6 +3,7 @@ package resources
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 
@@ -43,6 +44,7 @@ type vmModel struct {
 	State          types.String `tfsdk:"state"`
 	ConfigJSON     types.String `tfsdk:"config_json"`
 	Drift          types.List   `tfsdk:"drift"`
+	Unmanaged      types.List   `tfsdk:"unmanaged_devices"`
 	PendingRestart types.Bool   `tfsdk:"pending_restart"`
 	IPAddresses    types.List   `tfsdk:"ip_addresses"`
 	ConsoleLog     types.String `tfsdk:"console_log"`
@@ -138,6 +140,7 @@ func getVMObject(ctx context.Context, src vmData, m *vmModel) (types.Object, dia
 	vmAttr(a, "state", &m.State, &bad)
 	vmAttr(a, "config_json", &m.ConfigJSON, &bad)
 	vmAttr(a, "drift", &m.Drift, &bad)
+	vmAttr(a, "unmanaged_devices", &m.Unmanaged, &bad)
 	vmAttr(a, "pending_restart", &m.PendingRestart, &bad)
 	vmAttr(a, "ip_addresses", &m.IPAddresses, &bad)
 	vmAttr(a, "console_log", &m.ConsoleLog, &bad)
@@ -192,6 +195,7 @@ func vmObject(m vmModel) (types.Object, diag.Diagnostics) {
 		"state":             m.State,
 		"config_json":       m.ConfigJSON,
 		"drift":             m.Drift,
+		"unmanaged_devices": m.Unmanaged,
 		"pending_restart":   m.PendingRestart,
 		"ip_addresses":      m.IPAddresses,
 		"console_log":       m.ConsoleLog,
@@ -402,6 +406,7 @@ func (m *vmModel) setLive(live liveVM) {
 	m.Disks = disksValue(vmOrderDisks(withoutSeed(v.Disks, v.Name), vmTargetsOf(m.Disks)))
 	m.ConsoleLog = vmOptString(v.ConsoleLog)
 	m.Interfaces = nicsValue(v.Interfaces)
+	m.Unmanaged = vmStringList(live.Unmanaged)
 	m.IPAddresses = vmStringList(live.ips)
 	if m.ShutdownTimeout.IsNull() || m.ShutdownTimeout.IsUnknown() {
 		m.ShutdownTimeout = types.StringValue(vmDefaultShutdownTimeout) // after import
@@ -475,13 +480,12 @@ func disksValue(disks []vminfo.Disk) types.List {
 
 func nicsValue(nics []vminfo.Interface) types.List {
 	elems := make([]attr.Value, 0, len(nics))
-	for _, n := range nics {
+	for _, n := range managedNICs(nics) {
 		network, bridge := types.StringNull(), types.StringNull()
-		switch n.Type {
-		case "network":
-			network = types.StringValue(n.Source)
-		case "bridge":
+		if n.Type == "bridge" {
 			bridge = types.StringValue(n.Source)
+		} else {
+			network = types.StringValue(n.Source)
 		}
 		elems = append(elems, types.ObjectValueMust(nicAttrTypes, map[string]attr.Value{
 			"network": network,
@@ -491,6 +495,18 @@ func nicsValue(nics []vminfo.Interface) types.List {
 		}))
 	}
 	return types.ListValueMust(nicObjType, elems)
+}
+
+// managedNICs are the interfaces network_interface blocks describe (on a
+// network or a bridge); the others (direct, user...) are unmanaged devices.
+func managedNICs(nics []vminfo.Interface) []vminfo.Interface {
+	out := make([]vminfo.Interface, 0, len(nics))
+	for _, n := range nics {
+		if slices.Contains(vminfo.InterfaceTypes, n.Type) {
+			out = append(out, n)
+		}
+	}
+	return out
 }
 
 func driftValue(drift []vminfo.Drift) types.List {

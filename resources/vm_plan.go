@@ -34,6 +34,10 @@ func (r *vmResource) ValidateConfig(ctx context.Context, req resource.ValidateCo
 	for i, d := range disks {
 		at := path.Root("disk").AtListIndex(i)
 		cdrom := d.Device.ValueString() == "cdrom"
+		if !cdrom && d.Path.IsNull() && d.Volume.IsNull() && !d.Device.IsUnknown() {
+			resp.Diagnostics.AddAttributeError(at, "Missing disk source",
+				"A disk needs `path`, or `pool` and `volume`; only a cdrom (`device = \"cdrom\"`) may be empty.")
+		}
 		if cdrom && !d.ReadOnly.IsNull() && !d.ReadOnly.IsUnknown() && !d.ReadOnly.ValueBool() {
 			resp.Diagnostics.AddAttributeError(at.AtName("read_only"), "Invalid read_only",
 				"A cdrom is always read-only; remove read_only or set it to true.")
@@ -274,8 +278,10 @@ func unchangedBesideFormat(was, now vmDiskModel) bool {
 		was.ReadOnly.Equal(now.ReadOnly) && was.Target.Equal(now.Target)
 }
 
-// planNICs keeps the MAC libvirt assigned to an interface whose network or
-// bridge did not change; a new interface gets its MAC at apply.
+// planNICs keeps the MAC libvirt assigned, and the model it has (none
+// included: an imported interface may have no <model>), for an interface
+// whose network or bridge did not change; a new interface gets its MAC at
+// apply and the default model.
 func planNICs(ctx context.Context, planList, cfgList, priorList types.List) (types.List, diag.Diagnostics) {
 	planned, diags := nicsOf(ctx, planList)
 	configured, d := nicsOf(ctx, cfgList)
@@ -286,12 +292,18 @@ func planNICs(ctx context.Context, planList, cfgList, priorList types.List) (typ
 		return planList, diags
 	}
 	for i := range planned {
-		if !configured[i].MAC.IsNull() {
-			continue
+		same := i < len(old) && old[i].Network.Equal(configured[i].Network) && old[i].Bridge.Equal(configured[i].Bridge)
+		if configured[i].Model.IsNull() {
+			planned[i].Model = types.StringValue(vminfo.DefaultInterfaceModel)
+			if same {
+				planned[i].Model = old[i].Model
+			}
 		}
-		planned[i].MAC = types.StringUnknown()
-		if i < len(old) && old[i].Network.Equal(configured[i].Network) && old[i].Bridge.Equal(configured[i].Bridge) {
-			planned[i].MAC = old[i].MAC
+		if configured[i].MAC.IsNull() {
+			planned[i].MAC = types.StringUnknown()
+			if same {
+				planned[i].MAC = old[i].MAC
+			}
 		}
 	}
 	out, d := nicList(planned)

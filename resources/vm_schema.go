@@ -14,6 +14,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/booldefault"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/listplanmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/planmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringdefault"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringplanmodifier"
@@ -198,6 +199,14 @@ func vmAttributes() map[string]schema.Attribute {
 				"path":      schema.StringAttribute{Computed: true, Description: "The field's path in config_json, e.g. `max_mem` (whose values are KiB)."},
 			}},
 		},
+		"unmanaged_devices": schema.ListAttribute{
+			Computed: true, ElementType: types.StringType,
+			PlanModifiers: []planmodifier.List{listplanmodifier.UseStateForUnknown()},
+			Description: "Devices of the domain this resource does not model, one short description each " +
+				"(`hostdev pci 0000:01:00.0`, `filesystem /srv -> share`, `interface direct eth0`, `channel org.example.0`...). " +
+				"Updates keep them exactly as they are; change them with `virsh edit`. Controllers, video, input, " +
+				"consoles and the guest agent channel are not listed.",
+		},
 		"pending_restart": schema.BoolAttribute{
 			Computed: true,
 			Description: "Whether the running domain's live configuration differs from its persistent definition, " +
@@ -215,7 +224,8 @@ func vmAttributes() map[string]schema.Attribute {
 
 func vmDiskBlock() schema.ListNestedBlock {
 	return schema.ListNestedBlock{
-		Description: "A disk: a volume of a storage pool (`pool` and `volume`) or a host `path`. Disks keep the " +
+		Description: "A disk: a volume of a storage pool (`pool` and `volume`) or a host `path`; a cdrom may have neither " +
+			"(an empty drive). Disks keep the " +
 			"configured order in state (libvirt itself sorts them by bus and target; an imported domain lists them " +
 			"in its recorded order, else libvirt's). Changing them redefines the domain (a running VM is restarted).",
 		NestedObject: schema.NestedBlockObject{
@@ -229,7 +239,7 @@ func vmDiskBlock() schema.ListNestedBlock {
 					Optional: true, Description: "Volume name in `pool`, e.g. a `virtumancer_volume`'s name.",
 					Validators: []validator.String{validate.NonEmpty(),
 						stringvalidator.AlsoRequires(path.MatchRelative().AtParent().AtName("pool")),
-						stringvalidator.ExactlyOneOf(path.MatchRelative().AtParent().AtName("path"))},
+						stringvalidator.ConflictsWith(path.MatchRelative().AtParent().AtName("path"))},
 				},
 				"path": schema.StringAttribute{
 					Optional: true, Description: "Absolute path of a file or block device on the host.",
@@ -282,9 +292,10 @@ func vmInterfaceBlock() schema.ListNestedBlock {
 					Validators: []validator.String{validate.NonEmpty()},
 				},
 				"model": schema.StringAttribute{
-					Optional: true, Computed: true, Default: stringdefault.StaticString(vminfo.DefaultInterfaceModel),
-					Description: "NIC model, e.g. `virtio` or `e1000`. Defaults to `" + vminfo.DefaultInterfaceModel + "`.",
-					Validators:  []validator.String{stringvalidator.RegexMatches(vmNICModelRe, "must be a NIC model such as virtio or e1000")},
+					Optional: true, Computed: true,
+					Description: "NIC model, e.g. `virtio` or `e1000`. A new interface defaults to `" + vminfo.DefaultInterfaceModel + "`; " +
+						"an imported one without a model keeps none (libvirt's default), so adopting it changes nothing.",
+					Validators: []validator.String{stringvalidator.RegexMatches(vmNICModelRe, "must be a NIC model such as virtio or e1000")},
 				},
 				"mac": schema.StringAttribute{
 					Optional: true, Computed: true,

@@ -2,6 +2,7 @@ package resources
 
 import (
 	"fmt"
+	"slices"
 
 	"libvirt.org/go/libvirtxml"
 
@@ -108,24 +109,35 @@ func indexDisk(disks []vminfo.Disk, w vminfo.Disk) int {
 	return -1
 }
 
-// mergeNICs matches interfaces by position, as Compare does; a planned
-// interface without a MAC matches the current one's.
+// mergeNICs matches the managed interfaces (on a network or a bridge) by
+// position, as network_interface blocks are; a planned interface without a
+// MAC matches the current one's. Interfaces of other kinds (direct, user...)
+// are not the configuration's to change: they follow, as they are.
 func mergeNICs(cur []libvirtxml.DomainInterface, curInfo []vminfo.Interface, want []libvirtxml.DomainInterface, wantInfo []vminfo.Interface) ([]libvirtxml.DomainInterface, bool) {
-	out := make([]libvirtxml.DomainInterface, len(want))
-	changed := len(cur) != len(want)
+	var managed, others []libvirtxml.DomainInterface
+	var managedInfo []vminfo.Interface
+	for i, c := range curInfo {
+		if slices.Contains(vminfo.InterfaceTypes, c.Type) {
+			managed, managedInfo = append(managed, cur[i]), append(managedInfo, c)
+		} else {
+			others = append(others, cur[i])
+		}
+	}
+	out := make([]libvirtxml.DomainInterface, len(want), len(want)+len(others))
+	changed := len(managed) != len(want)
 	for i, w := range wantInfo {
 		out[i] = want[i]
-		if i >= len(curInfo) {
+		if i >= len(managedInfo) {
 			continue
 		}
-		c := curInfo[i]
+		c := managedInfo[i]
 		if c.Type == w.Type && c.Source == w.Source && c.Model == w.Model && (w.MAC == "" || w.MAC == c.MAC) {
-			out[i] = cur[i]
+			out[i] = managed[i]
 			continue
 		}
 		changed = true
 	}
-	return out, changed
+	return append(out, others...), changed
 }
 
 // addControllers adds the controllers BuildXML asked for (virtio-scsi for a

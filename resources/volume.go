@@ -52,7 +52,9 @@ const (
 var singlePathElement = stringvalidator.RegexMatches(regexp.MustCompile(`^[^/]+$`), "must be non-empty and contain no '/'")
 
 // NewVolumeResource is the constructor of virtumancer_volume.
-func NewVolumeResource() resource.Resource { return &volumeResource{} }
+func NewVolumeResource() resource.Resource {
+	return withIdentity(&volumeResource{}, hostIDPart, identityPart{"pool", "Storage pool of the volume."}, namePart("Volume"))
+}
 
 type volumeResource struct {
 	data *providerdata.Data

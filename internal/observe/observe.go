@@ -79,6 +79,9 @@ type Live struct {
 	// Info is the persistent definition (what the next boot uses) plus the
 	// runtime facts: the shape config_json records.
 	Info vminfo.VMInfo
+	// Unmanaged describes the devices of the persistent definition that
+	// VMInfo does not model (vminfo.Unmanaged): kept as they are by updates.
+	Unmanaged []string
 	// Pending lists fields whose running definition differs from the
 	// persistent one (a restart is pending); read only when asked.
 	Pending []vminfo.Drift

@@ -246,6 +246,10 @@ func (o Observation) parsed(d hypervisor.Domain, inactive, active string, rt vmi
 		}
 		live.Pending = info.PendingRestart(running)
 	}
+	if live.Unmanaged, err = vminfo.Unmanaged(inactive); err != nil {
+		o.Err = err
+		return o
+	}
 	o.Live = live
 	return o
 }

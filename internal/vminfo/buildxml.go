@@ -118,10 +118,13 @@ func consoleSource(logPath string) *libvirtxml.DomainChardevSource {
 }
 
 // diskXML picks the source kind from the spec: a pool volume, a block
-// device (a path under /dev, which QEMU's file driver refuses), or a file.
+// device (a path under /dev, which QEMU's file driver refuses), a file, or
+// none (a cdrom without media).
 func diskXML(d Disk) libvirtxml.DomainDisk {
 	src := &libvirtxml.DomainDiskSource{}
 	switch {
+	case d.Pool == "" && d.Path == "":
+		src = nil
 	case d.Pool != "":
 		src.Volume = &libvirtxml.DomainDiskSourceVolume{Pool: d.Pool, Volume: d.Volume}
 	case strings.HasPrefix(d.Path, "/dev/"):
@@ -150,9 +153,9 @@ func interfaceXML(n Interface) libvirtxml.DomainInterface {
 	} else {
 		src.Network = &libvirtxml.DomainInterfaceSourceNetwork{Network: n.Source}
 	}
-	out := libvirtxml.DomainInterface{
-		Source: src,
-		Model:  &libvirtxml.DomainInterfaceModel{Type: n.Model},
+	out := libvirtxml.DomainInterface{Source: src}
+	if n.Model != "" { // none: libvirt's default, as an imported domain may have it
+		out.Model = &libvirtxml.DomainInterfaceModel{Type: n.Model}
 	}
 	if n.MAC != "" {
 		out.MAC = &libvirtxml.DomainInterfaceMAC{Address: n.MAC}

@@ -29,7 +29,7 @@ func TestBuildXMLValidation(t *testing.T) {
 		{"bad graphics", func(s *Spec) { s.Graphics = "rdp" }, `graphics "rdp": use one of vnc, spice, none`},
 		{"bad arch", func(s *Spec) { s.Arch = "x86 64" }, `arch "x86 64"`},
 		{"bad machine", func(s *Spec) { s.Machine = "q35'" }, `machine "q35'"`},
-		{"disk no source", func(s *Spec) { s.Disks = []Disk{{}} }, "disks[0].source: set either path or pool and volume"},
+		{"disk no source", func(s *Spec) { s.Disks = []Disk{{}} }, "disks[0].source: set path, or pool and volume (only a cdrom may be empty)"},
 		{"disk both sources", func(s *Spec) { s.Disks = []Disk{{Path: "/a", Pool: "p", Volume: "v"}} }, "disks[0].source: set either path or pool and volume, not both"},
 		{"disk pool only", func(s *Spec) { s.Disks = []Disk{{Pool: "p"}} }, `disks[0].source: pool and volume go together (pool "p", volume "")`},
 		{"relative path", func(s *Spec) { s.Disks = []Disk{{Path: "a.img"}} }, `disks[0].path "a.img": must be absolute`},
@@ -157,7 +157,8 @@ func TestExpectedDefaults(t *testing.T) {
 			{Device: "disk", Target: "sdb", Bus: "scsi", Pool: "p", Volume: "v", Format: "qcow2"},
 			{Device: "disk", Target: "hda", Bus: "ide", Path: "/dev/sdx", Format: "raw"},
 		},
-		Interfaces: []Interface{{Type: "network", Source: "default", Model: "virtio", MAC: "52:54:00:ab:cd:ef"}},
+		// No model: the interface gets libvirt's default, as an imported one has it.
+		Interfaces: []Interface{{Type: "network", Source: "default", MAC: "52:54:00:ab:cd:ef"}},
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("Expected =\n%+v\nwant\n%+v", got, want)

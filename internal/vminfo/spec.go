@@ -153,7 +153,9 @@ func validateDisk(d Disk) []error {
 	add(d.Target != "" && !targetRe.MatchString(d.Target), "target %q: want a device name such as vda or sdb", d.Target)
 	add(d.Format != "" && !slices.Contains(DiskFormats, d.Format), "format %q: use one of %s", d.Format, list(DiskFormats))
 	hasPath, hasPool, hasVolume := d.Path != "", d.Pool != "", d.Volume != ""
-	add(hasPath == (hasPool || hasVolume), "source: set either path or pool and volume, not both or neither")
+	add(hasPath && (hasPool || hasVolume), "source: set either path or pool and volume, not both")
+	// An empty drive is a cdrom without media (what an imported domain may have).
+	add(!hasPath && !hasPool && !hasVolume && d.Device != "cdrom", "source: set path, or pool and volume (only a cdrom may be empty)")
 	add(hasPool != hasVolume, "source: pool and volume go together (pool %q, volume %q)", d.Pool, d.Volume)
 	add(hasPath && !strings.HasPrefix(d.Path, "/"), "path %q: must be absolute", d.Path)
 	return errs
@@ -202,9 +204,6 @@ func (s Spec) withDefaults() Spec {
 	s.Disks = diskDefaults(s.Disks)
 	ifaces := make([]Interface, len(s.Interfaces))
 	for i, n := range s.Interfaces {
-		if n.Model == "" {
-			n.Model = DefaultInterfaceModel
-		}
 		n.MAC = strings.ToLower(n.MAC)
 		ifaces[i] = n
 	}

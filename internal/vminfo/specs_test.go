@@ -36,7 +36,7 @@ func captureSpecs(domainType string) map[string]Spec {
 				{Path: "/dev/vminfo-block", Bus: "scsi", ReadOnly: true},
 			},
 			Interfaces: []Interface{
-				{Type: "network", Source: "default"},
+				{Type: "network", Source: "default", Model: "virtio"},
 				{Type: "bridge", Source: "br0", Model: "e1000", MAC: "52:54:00:AA:BB:01"},
 			},
 		},

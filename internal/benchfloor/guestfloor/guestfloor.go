@@ -87,7 +87,7 @@ func one(ctx context.Context, l *libvirt.Libvirt, pool libvirt.StoragePool, base
 			{Pool: o.Pool, Volume: name + ".qcow2", Format: "qcow2"},
 			{Device: "cdrom", Bus: "scsi", Target: "sdg", Pool: o.Pool, Volume: SeedVolume(name), Format: "raw", ReadOnly: true},
 		},
-		Interfaces: []vminfo.Interface{{Type: "network", Source: o.Network}},
+		Interfaces: []vminfo.Interface{{Type: "network", Source: o.Network, Model: vminfo.DefaultInterfaceModel}},
 	})
 	if err != nil {
 		return g, err
