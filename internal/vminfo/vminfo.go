@@ -100,7 +100,7 @@ type Runtime struct {
 // ReasonShutoffCrashed is virDomainShutoffReason's "crashed": QEMU's
 // default on_crash destroys the domain, so a crash usually reads as shut
 // off for this reason rather than as StateCrashed.
-const ReasonShutoffCrashed = 6
+const ReasonShutoffCrashed = 3
 
 // Crashed tells whether a domain in this runtime crashed and has not been
 // started since.
