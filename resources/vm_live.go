@@ -199,6 +199,9 @@ func (r *vmResource) liveOrRestart(ctx context.Context, conn *hypervisor.Conn, d
 	return false, ok
 }
 
+// vmOnlineWait bounds the wait for the guest to see plugged vCPUs.
+const vmOnlineWait = 15 * time.Second
+
 // vmDetachWait bounds the wait for a guest to release a detached device.
 const vmDetachWait = 30 * time.Second
 
@@ -248,8 +251,29 @@ func applyLive(ctx context.Context, conn *hypervisor.Conn, dom hypervisor.Domain
 				"\nThe definition has the new count; it applies at the next boot.")
 			return false
 		}
+		onlineVcpus(ctx, conn, dom, &live, defInfo.Vcpu, diags)
 	}
 	return plugDisks(ctx, conn, dom, &live, &def, diags) && plugNICs(ctx, conn, dom, &live, &def, diags)
+}
+
+// onlineVcpus has the guest agent, when the domain has its channel, bring
+// the plugged vCPUs online; a guest with udev does that itself.
+func onlineVcpus(ctx context.Context, conn *hypervisor.Conn, dom hypervisor.Domain, live *libvirtxml.Domain, n uint, diags *diag.Diagnostics) {
+	if !vminfo.HasAgentChannel(live.Devices) {
+		return
+	}
+	// The guest sees a plugged vCPU only once it handled the ACPI event:
+	// until then the agent reports fewer vCPUs than asked for.
+	err := conn.OnlineVcpus(ctx, dom, n)
+	for deadline := time.Now().Add(vmOnlineWait); err != nil && time.Now().Before(deadline) && ctx.Err() == nil; {
+		time.Sleep(time.Second)
+		err = conn.OnlineVcpus(ctx, dom, n)
+	}
+	if err != nil {
+		diags.AddWarning("vCPUs plugged in but maybe offline in the guest",
+			fmt.Sprintf("vm %q has %d vCPUs now, but the guest agent could not bring them online (%v). "+
+				"A guest with udev does that itself; else run `chcpu -e` in the guest.", dom.Name, n, err))
+	}
 }
 
 func firstError(errs ...error) error {

@@ -30,8 +30,12 @@ func (r *vmResource) planPower(ctx context.Context, req resource.ModifyPlanReque
 	keepID := wasRunning == wantRunning
 	switch {
 	case state == "paused" || state == "pmsuspended":
-		// running counts it as running, so nothing else would show.
+		// running counts it as running, so nothing else would show: the
+		// update rewrites what it reads back.
 		diags.Append(resp.Plan.SetAttribute(ctx, path.Root("state"), types.StringUnknown())...)
+		diags.Append(resp.Plan.SetAttribute(ctx, path.Root("config_json"), types.StringUnknown())...)
+		diags.Append(resp.Plan.SetAttribute(ctx, path.Root("pending_restart"), types.BoolUnknown())...)
+		diags.Append(resp.Plan.SetAttribute(ctx, path.Root("ip_addresses"), types.ListUnknown(types.StringType))...)
 		what := "resumes it"
 		if !wantRunning {
 			what = "resumes it, then shuts it down (libvirt refuses an ACPI shutdown of a paused domain)"

@@ -41,6 +41,18 @@ func (c *Conn) SetVcpusLive(ctx context.Context, d Domain, n uint) error {
 	})
 }
 
+// OnlineVcpus asks the guest agent to bring n vCPUs online: a guest
+// without udev (the tiny test guest) leaves hot-plugged vCPUs offline.
+func (c *Conn) OnlineVcpus(ctx context.Context, d Domain, n uint) error {
+	return c.call(ctx, fmt.Sprintf("bring %d vCPUs of domain %q online through the guest agent", n, d.label()), func(l *libvirt.Libvirt) error {
+		dom, err := ref(l, d)
+		if err == nil {
+			err = l.DomainSetVcpusFlags(dom, uint32(n), uint32(libvirt.DomainVCPUGuest))
+		}
+		return err
+	})
+}
+
 // Resume continues a paused domain.
 func (c *Conn) Resume(ctx context.Context, d Domain) error {
 	return c.call(ctx, fmt.Sprintf("resume domain %q", d.label()), func(l *libvirt.Libvirt) error {
