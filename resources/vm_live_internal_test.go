@@ -72,7 +72,9 @@ func TestModifyPlanRestartWarning(t *testing.T) {
 		{"e1000 nic", func(m *vmModel) {
 			m.Interfaces = nicsValue([]vminfo.Interface{{Type: "network", Source: "n", Model: "e1000"}})
 		}, "interfaces[0] (only virtio interfaces", true},
-		{"virtio nic", func(m *vmModel) { m.Interfaces = nicsValue([]vminfo.Interface{{Type: "network", Source: "n", Model: "virtio"}}) }, "", false},
+		{"virtio nic", func(m *vmModel) {
+			m.Interfaces = nicsValue([]vminfo.Interface{{Type: "network", Source: "n", Model: "virtio"}})
+		}, "", false},
 		{"pending restart taken when restart becomes auto", func(m *vmModel) { m.PendingRestart = types.BoolValue(true) },
 			"pending_restart (changes an earlier apply left", true},
 	}

@@ -55,7 +55,7 @@ func TestAccVMLive(t *testing.T) {
 				Check: resource.ComposeTestCheckFunc(e.guestVcpus(2), e.balloon(160*1024)),
 			},
 			{
-				Config: cfg(2, 160, "none", "auto", 2),
+				Config:           cfg(2, 160, "none", "auto", 2),
 				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{idKnown}},
 				ConfigStateChecks: []statecheck.StateCheck{
 					sameID.AddStateValue(vmRes, attr("domain_id")), expect("pending_restart", knownvalue.Bool(false)),
@@ -64,7 +64,7 @@ func TestAccVMLive(t *testing.T) {
 				Check: e.liveNICs(2),
 			},
 			{
-				Config: cfg(2, 160, "vnc", "never", 2),
+				Config:           cfg(2, 160, "vnc", "never", 2),
 				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{idKnown}},
 				ConfigStateChecks: []statecheck.StateCheck{
 					sameID.AddStateValue(vmRes, attr("domain_id")), expect("pending_restart", knownvalue.Bool(true)),
@@ -124,14 +124,17 @@ func (e *guestEnv) guestVcpus(want int) resource.TestCheckFunc {
 				return nil
 			}
 		}
-		return fmt.Errorf("the guest's agent reports %d online vCPUs (err %v), want %d", got, err, want)
+		return fmt.Errorf("the guest's agent reports %d online vCPUs, want %d (last error: %w)", got, want, err)
 	}
 }
 
 func (e *guestEnv) agentVcpus() (int, error) {
 	res, err := e.lv.QEMUDomainAgentCommand(e.domain(e.vm), `{"execute":"guest-get-vcpus"}`, 5, 0)
-	if err != nil || len(res) == 0 {
-		return 0, fmt.Errorf("guest-get-vcpus: %v", err)
+	if err != nil {
+		return 0, fmt.Errorf("guest-get-vcpus: %w", err)
+	}
+	if len(res) == 0 {
+		return 0, fmt.Errorf("guest-get-vcpus: no answer")
 	}
 	var out struct {
 		Return []struct {
