@@ -109,7 +109,7 @@ func (r *vmResource) Create(ctx context.Context, req resource.CreateRequest, res
 		return
 	}
 	plan.setLive(live)
-	plan.ConfigJSON = types.StringValue(row.ConfigJSON)
+	plan.ConfigJSON = appliedView(ctx, row.Recorded, plan.ConfigJSON)
 	plan.Drift = driftValue(nil)
 	tflog.Info(ctx, "created vm", map[string]any{"state": plan.State.ValueString(), "row": row.ID})
 	resp.Diagnostics.Append(setVM(ctx, &resp.State, plan)...)
@@ -191,7 +191,7 @@ func (r *vmResource) Update(ctx context.Context, req resource.UpdateRequest, res
 		return
 	}
 	plan.setLive(live)
-	plan.ConfigJSON = types.StringValue(row.ConfigJSON)
+	plan.ConfigJSON = appliedView(ctx, row.Recorded, plan.ConfigJSON)
 	plan.Drift = driftValue(nil)
 	tflog.Info(ctx, "updated vm", map[string]any{"restarted": restart, "state": plan.State.ValueString()})
 	resp.Diagnostics.Append(setVM(ctx, &resp.State, plan)...)

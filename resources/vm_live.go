@@ -184,14 +184,19 @@ func (r *vmResource) liveOrRestart(ctx context.Context, conn *hypervisor.Conn, d
 	if len(restartFor) > 0 && plan.Restart.ValueString() == vmRestartAuto && plan.DomainID.IsUnknown() {
 		return true, true
 	}
+	if len(restartFor) > 0 && plan.Restart.ValueString() == vmRestartAuto {
+		// The plan promised no restart (and pending_restart = false): the
+		// domain changed after it was made.
+		diags.AddError("VM "+strconv.Quote(dom.Name)+" needs a restart the plan did not announce",
+			fmt.Sprintf("vm %q on host %q: %s. The domain changed after the plan was made; its definition has the change, "+
+				"the running guest does not. Plan and apply again: the plan then announces the restart.",
+				dom.Name, conn.HostID(), changeList(restartFor)))
+		return false, false
+	}
 	if len(restartFor) > 0 {
-		why := "restart = \"never\""
-		if plan.Restart.ValueString() == vmRestartAuto {
-			why = "the plan did not announce a restart (the domain changed after it was made); plan and apply again to restart it"
-		}
 		diags.AddWarning("VM "+strconv.Quote(dom.Name)+" waits for a restart",
-			fmt.Sprintf("vm %q on host %q was not restarted (%s): its definition has the change, the running guest does not: %s. "+
-				"pending_restart stays true until the VM restarts.", dom.Name, conn.HostID(), why, changeList(restartFor)))
+			fmt.Sprintf("vm %q on host %q was not restarted (restart = \"never\"): its definition has the change, the running "+
+				"guest does not: %s. pending_restart stays true until the VM restarts.", dom.Name, conn.HostID(), changeList(restartFor)))
 	}
 	if len(red.changes) > len(needRestart(red.changes)) {
 		ok = applyLive(ctx, conn, dom, red.memoryChanged, diags)

@@ -3,6 +3,7 @@ package resources
 import (
 	"context"
 	"fmt"
+	"math/big"
 
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
@@ -89,8 +90,12 @@ func (r *vmResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRequ
 			diags.Append(resp.Plan.SetAttribute(ctx, at, out)...)
 		}
 	}
-	r.planPower(ctx, req, resp) // before drift: it compares the plan with the state as they came
-	if !req.State.Raw.IsNull() && (rawLen(req.State.Raw, "drift") > 0 || rawNull(req.State.Raw, "config_json")) {
+	r.planPower(ctx, req, resp) // restart and power-state warnings; domain_id unknown when the VM restarts
+	rerecord := !req.State.Raw.IsNull() && (rawLen(req.State.Raw, "drift") > 0 || rawNull(req.State.Raw, "config_json"))
+	if !req.State.Raw.IsNull() && !rerecord {
+		planComputed(ctx, req, resp)
+	}
+	if rerecord {
 		// Drift in a field the configuration does not pin (a disk format,
 		// arch...) or a missing row: the apply redefines what the
 		// configuration says and records the result, which ends the drift.
@@ -129,6 +134,50 @@ func rawLen(v tftypes.Value, name string) int {
 func rawNull(v tftypes.Value, name string) bool {
 	a, ok := rawAttr(v, name)
 	return ok && a.IsNull()
+}
+
+// rawStringOK is the string attribute name of v; ok is false when it is
+// absent, null or unknown.
+func rawStringOK(v tftypes.Value, name string) (string, bool) {
+	a, ok := rawAttr(v, name)
+	var s string
+	if !ok || !a.IsKnown() || a.IsNull() || a.As(&s) != nil {
+		return "", false
+	}
+	return s, true
+}
+
+// rawBoolOK: see rawStringOK.
+func rawBoolOK(v tftypes.Value, name string) (bool, bool) {
+	a, ok := rawAttr(v, name)
+	var b bool
+	if !ok || !a.IsKnown() || a.IsNull() || a.As(&b) != nil {
+		return false, false
+	}
+	return b, true
+}
+
+// rawIntOK: see rawStringOK; ok is false for a number that is no int64.
+func rawIntOK(v tftypes.Value, name string) (int64, bool) {
+	a, ok := rawAttr(v, name)
+	var n big.Float
+	if !ok || !a.IsKnown() || a.IsNull() || a.As(&n) != nil {
+		return 0, false
+	}
+	i, acc := n.Int64()
+	return i, acc == big.Exact
+}
+
+// rawString is rawStringOK's value, "" when there is none.
+func rawString(v tftypes.Value, name string) string {
+	s, _ := rawStringOK(v, name)
+	return s
+}
+
+// rawBool is rawBoolOK's value, false when there is none.
+func rawBool(v tftypes.Value, name string) bool {
+	b, _ := rawBoolOK(v, name)
+	return b
 }
 
 // planDisks resolves each disk's computed attributes: the configured value,

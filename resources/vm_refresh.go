@@ -104,7 +104,7 @@ func (r *vmResource) refresh(ctx context.Context, m *vmModel, diags *diag.Diagno
 	m.ConfigJSON, m.Drift = types.StringNull(), driftValue(nil)
 	switch res.Verdict {
 	case observe.InStep, observe.Drifted:
-		m.ConfigJSON, m.Drift = types.StringValue(row.RecordedJSON), driftValue(res.Drift)
+		m.ConfigJSON, m.Drift = recordedView(row.Recorded), driftValue(res.Drift)
 	}
 	renderVerdict(ctx, res, r.data.Store.Path(), diags)
 	tflog.Debug(ctx, "read vm", map[string]any{"state": m.State.ValueString(), "verdict": string(res.Verdict), "drift": len(res.Drift)})

@@ -207,7 +207,10 @@ func vmAttributes() map[string]schema.Attribute {
 		"config_json": schema.StringAttribute{
 			Computed: true,
 			Description: "The recorded configuration: the VM row's `config_json` in the store (Virtumancer's VMInfo: " +
-				"memory in KiB). Empty when the store has no row for the VM; the next apply records it.",
+				"memory in KiB) without its runtime fields (`id`, `state`, `cpu_time`, `uptime`: `domain_id` and `state` show " +
+				"them), so it changes only with the configuration, and an update's plan shows the fields it records anew " +
+				"(unknown until apply when disks, interfaces or the seed change). The store keeps the whole value. Empty when " +
+				"the store has no row for the VM; the next apply records it.",
 		},
 		"drift": schema.ListNestedAttribute{
 			Computed: true,

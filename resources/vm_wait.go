@@ -292,21 +292,3 @@ func (r *vmResource) warnAgentRestart(ctx context.Context, state, plan tftypes.V
 	}
 	return false
 }
-
-func rawString(v tftypes.Value, name string) string {
-	a, ok := rawAttr(v, name)
-	var s string
-	if !ok || a.IsNull() || !a.IsKnown() || a.As(&s) != nil {
-		return ""
-	}
-	return s
-}
-
-func rawBool(v tftypes.Value, name string) bool {
-	a, ok := rawAttr(v, name)
-	var b bool
-	if !ok || a.IsNull() || !a.IsKnown() || a.As(&b) != nil {
-		return false
-	}
-	return b
-}

@@ -58,3 +58,26 @@ func (v VMInfo) Marshal() ([]byte, error) {
 	}
 	return data, nil
 }
+
+// configView is VMInfo without its runtime fields: each shadows the
+// embedded field of its JSON name and is always nil, so it is left out.
+type configView struct {
+	VMInfo
+	ID      *struct{} `json:"id,omitempty"`
+	State   *struct{} `json:"state,omitempty"`
+	CPUTime *struct{} `json:"cpu_time,omitempty"`
+	Uptime  *struct{} `json:"uptime,omitempty"`
+}
+
+// ConfigView encodes v without the fields that describe the running
+// domain rather than its configuration (id, state, cpu_time, uptime): a
+// text that changes only when the configuration does, so a plan can say
+// what an update records instead of showing the whole value as unknown.
+// Parse reads it back with those fields zero.
+func (v VMInfo) ConfigView() (string, error) {
+	data, err := json.Marshal(configView{VMInfo: v})
+	if err != nil {
+		return "", fmt.Errorf("vminfo: marshal config_json for vm %q: %w", v.Name, err)
+	}
+	return string(data), nil
+}
