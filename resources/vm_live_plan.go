@@ -11,6 +11,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/tfsdk"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 
+	"github.com/virtumancer/terraform-provider-virtumancer/internal/hypervisor"
 	"github.com/virtumancer/terraform-provider-virtumancer/internal/vminfo"
 )
 
@@ -25,7 +26,9 @@ func (r *vmResource) planPower(ctx context.Context, req resource.ModifyPlanReque
 		return
 	}
 	name, hostID := rawString(st, "name"), rawString(st, "host_id")
-	state, wasRunning, wantRunning := rawString(st, "state"), rawBool(st, "running"), rawBool(pl, "running")
+	state := rawString(st, "state")
+	wasRunning, _ := rawBoolOK(st, "running")
+	wantRunning, _ := rawBoolOK(pl, "running")
 	diags := &resp.Diagnostics
 	keepID := wasRunning == wantRunning
 	switch {
@@ -62,19 +65,26 @@ func (r *vmResource) crashed(ctx context.Context, hostID, name, state string) bo
 	if state == "crashed" {
 		return true
 	}
-	if r.data == nil {
-		return false
-	}
-	conn, _, err := r.data.HostConn(ctx, hostID)
-	if err != nil {
-		return false // the refresh already said why
-	}
-	dom, err := conn.LookupDomain(ctx, name)
-	if err != nil {
+	conn, dom, ok := r.planLookup(ctx, hostID, name)
+	if !ok {
 		return false
 	}
 	s, reason, err := conn.StateReason(ctx, dom)
 	return err == nil && vminfo.Runtime{State: s, Reason: reason}.Crashed()
+}
+
+// planLookup finds the domain a plan asks libvirt about; ok is false when
+// it cannot (the refresh already said why).
+func (r *vmResource) planLookup(ctx context.Context, hostID, name string) (*hypervisor.Conn, hypervisor.Domain, bool) {
+	if r.data == nil {
+		return nil, hypervisor.Domain{}, false
+	}
+	conn, _, err := r.data.HostConn(ctx, hostID)
+	if err != nil {
+		return nil, hypervisor.Domain{}, false
+	}
+	dom, err := conn.LookupDomain(ctx, name)
+	return conn, dom, err == nil
 }
 
 // planRestart warns of the changes from state to plan that a running VM

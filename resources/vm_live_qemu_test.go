@@ -3,8 +3,6 @@ package resources_test
 import (
 	"encoding/json"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -99,20 +97,7 @@ func TestAccVMLive(t *testing.T) {
 }
 
 // newLiveEnv is a guestEnv whose names start with lv- on 10.77.122.0/24.
-func newLiveEnv(t *testing.T) *guestEnv {
-	e := newGuestEnv(t, 122)
-	id := acctest.Name("lv")
-	e.vm, e.pool, e.base, e.net = id, id+"-pool", id+"-base.raw", id+"-net"
-	e.poolDir = filepath.Join("/var/lib/virtumancer-test", id)
-	t.Cleanup(func() {
-		e.removeDomain(e.vm)
-		removeLeftPool(t, acctest.QemuURI, e.pool, e.vm+".qcow2")
-		removeLeftPool(t, acctest.QemuURI, e.pool, e.base)
-		removeLeftNetwork(e.lv, e.net)
-		_ = os.RemoveAll(e.poolDir)
-	})
-	return e
-}
+func newLiveEnv(t *testing.T) *guestEnv { return newGuestEnvNamed(t, "lv", 122) }
 
 // guestVcpus asks the guest's agent how many vCPUs are online.
 func (e *guestEnv) guestVcpus(want int) resource.TestCheckFunc {

@@ -271,16 +271,12 @@ func (r *vmResource) warnAgentRestart(ctx context.Context, state, plan tftypes.V
 	was, _ := rawAttr(state, "wait_for_ip")
 	now, ok := rawAttr(plan, "wait_for_ip")
 	if !ok || was.Equal(now) || rawString(now, "source") != vmAgentSource || rawString(was, "source") == vmAgentSource ||
-		!rawBool(state, "running") || !rawBool(plan, "running") || r.data == nil {
+		!rawBool(state, "running") || !rawBool(plan, "running") {
 		return false
 	}
 	hostID, name := rawString(state, "host_id"), rawString(state, "name")
-	conn, _, err := r.data.HostConn(ctx, hostID)
-	if err != nil {
-		return false // the refresh already said why
-	}
-	dom, err := conn.LookupDomain(ctx, name)
-	if err != nil {
+	conn, dom, ok := r.planLookup(ctx, hostID, name)
+	if !ok {
 		return false
 	}
 	if has, pluggable, err := agentLive(ctx, conn, dom); err == nil && !has && !pluggable {
