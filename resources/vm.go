@@ -102,9 +102,9 @@ func (r *vmResource) Create(ctx context.Context, req resource.CreateRequest, res
 
 	var live liveVM
 	if rt, known := definedRuntime(dom); known && leftover == nil { // a leftover may have autostart set
-		live, err = r.convergeFrom(ctx, conn, dom, rt, plan, false)
+		live, err = r.convergeFrom(ctx, conn, dom, rt, plan, false, &resp.Diagnostics)
 	} else {
-		live, err = r.converge(ctx, conn, dom, plan, false)
+		live, err = r.converge(ctx, conn, dom, plan, false, &resp.Diagnostics)
 	}
 	if err != nil {
 		resp.Diagnostics.AddError("Unable to start the VM", err.Error()+"\n"+undefineAfterFailure(ctx, conn, dom))
@@ -179,20 +179,14 @@ func (r *vmResource) Update(ctx context.Context, req resource.UpdateRequest, res
 	if !updateSeed(ctx, conn, prior, plan, &resp.Diagnostics) {
 		return
 	}
-	restart, ok := r.redefine(ctx, conn, dom, plan, &resp.Diagnostics)
+	restart, ok := r.liveOrRestart(ctx, conn, dom, plan, &resp.Diagnostics)
 	if !ok {
 		return
 	}
-	forAgent, err := agentNeedsRestart(ctx, conn, dom, plan)
-	if err != nil {
-		resp.Diagnostics.AddError("Unable to read the domain", err.Error())
-		return
-	}
-	restart = restart || forAgent // the agent channel, which this running domain can only get at a boot
 	if plan.WaitForIP.IsNull() && !prior.WaitForIP.IsNull() {
 		recordWait(ctx, conn, dom, nil) // an import must not bring the block back
 	}
-	live, err := r.converge(ctx, conn, dom, plan, restart)
+	live, err := r.converge(ctx, conn, dom, plan, restart, &resp.Diagnostics)
 	if err != nil {
 		resp.Diagnostics.AddError("Unable to change the VM's power state", err.Error())
 		return

@@ -208,12 +208,12 @@ func shutdownGrace(m vmModel) time.Duration {
 // converge brings autostart and the power state to what the plan wants
 // (restarting a running domain when restart is set), waits for an IP when
 // asked, and reads back what the domain now is.
-func (r *vmResource) converge(ctx context.Context, conn *hypervisor.Conn, dom hypervisor.Domain, want vmModel, restart bool) (liveVM, error) {
+func (r *vmResource) converge(ctx context.Context, conn *hypervisor.Conn, dom hypervisor.Domain, want vmModel, restart bool, diags *diag.Diagnostics) (liveVM, error) {
 	rt, err := conn.Runtime(ctx, dom)
 	if err != nil {
 		return liveVM{}, err
 	}
-	return r.convergeFrom(ctx, conn, dom, rt, want, restart)
+	return r.convergeFrom(ctx, conn, dom, rt, want, restart, diags)
 }
 
 // definedRuntime is the runtime of a domain a create has just defined
@@ -228,7 +228,7 @@ func definedRuntime(dom hypervisor.Domain) (vminfo.Runtime, bool) {
 }
 
 // convergeFrom is converge from the runtime rt the domain is known to have.
-func (r *vmResource) convergeFrom(ctx context.Context, conn *hypervisor.Conn, dom hypervisor.Domain, rt vminfo.Runtime, want vmModel, restart bool) (liveVM, error) {
+func (r *vmResource) convergeFrom(ctx context.Context, conn *hypervisor.Conn, dom hypervisor.Domain, rt vminfo.Runtime, want vmModel, restart bool, diags *diag.Diagnostics) (liveVM, error) {
 	var err error
 	if rt.Autostart != want.Autostart.ValueBool() {
 		if err := conn.SetAutostart(ctx, dom, want.Autostart.ValueBool()); err != nil {
@@ -236,14 +236,21 @@ func (r *vmResource) convergeFrom(ctx context.Context, conn *hypervisor.Conn, do
 		}
 	}
 	active, running := vminfo.Active(rt.State), want.Running.ValueBool()
-	grace := shutdownGrace(want)
+	// Resumed first even when it is to stop: libvirt refuses an ACPI
+	// shutdown of a paused domain ("domain is not running").
+	if err := wake(ctx, conn, dom, rt.State); err != nil {
+		return liveVM{}, err
+	}
 	if active && (!running || restart) {
-		forced, err := conn.Shutdown(ctx, dom, grace)
-		if err != nil {
+		if err := stop(ctx, conn, dom, want, restart, diags); err != nil {
 			return liveVM{}, err
 		}
-		tflog.Info(ctx, "stopped domain", map[string]any{"forced": forced, "restart": restart})
 		active = false
+	}
+	if rt.State == vminfo.StateCrashed { // kept by on_crash=preserve: it must go before it can start
+		if err := conn.Destroy(ctx, dom); err != nil {
+			return liveVM{}, err
+		}
 	}
 	started := running && !active
 	if started {
@@ -252,9 +259,9 @@ func (r *vmResource) convergeFrom(ctx context.Context, conn *hypervisor.Conn, do
 		}
 		tflog.Info(ctx, "started domain", map[string]any{"domain_id": dom.ID})
 	}
-	wait, diags := want.wait(ctx)
-	if diags.HasError() {
-		return liveVM{}, fmt.Errorf("read wait_for_ip: %v", diags)
+	wait, wd := want.wait(ctx)
+	if wd.HasError() {
+		return liveVM{}, fmt.Errorf("read wait_for_ip: %v", wd)
 	}
 	var ips []string
 	if wait != nil {
@@ -280,6 +287,38 @@ func (r *vmResource) convergeFrom(ctx context.Context, conn *hypervisor.Conn, do
 	return live, err
 }
 
+// wake resumes a paused domain and wakes a pmsuspended one.
+func wake(ctx context.Context, conn *hypervisor.Conn, dom hypervisor.Domain, state int) error {
+	switch state {
+	case vminfo.StatePaused:
+		tflog.Info(ctx, "resuming paused domain")
+		return conn.Resume(ctx, dom)
+	case vminfo.StatePMSuspended:
+		tflog.Info(ctx, "waking pmsuspended domain")
+		return conn.Wakeup(ctx, dom)
+	}
+	return nil
+}
+
+// stop shuts the domain down within shutdown_timeout; a forced power-off
+// after it is a warning, since the guest lost what it had not written.
+func stop(ctx context.Context, conn *hypervisor.Conn, dom hypervisor.Domain, want vmModel, restart bool, diags *diag.Diagnostics) error {
+	grace := shutdownGrace(want)
+	forced, err := conn.Shutdown(ctx, dom, grace)
+	if err != nil {
+		return err
+	}
+	tflog.Info(ctx, "stopped domain", map[string]any{"forced": forced, "restart": restart})
+	if forced {
+		diags.AddWarning("VM "+strconv.Quote(dom.Name)+" was forced off",
+			fmt.Sprintf("vm %q on host %q did not shut down within shutdown_timeout (%s) of the ACPI request, so it was "+
+				"destroyed (like pulling the plug; the guest lost what it had not written). Raise shutdown_timeout if it "+
+				"needs longer, or make the guest handle the power button (acpid) or run the guest agent.",
+				dom.Name, conn.HostID(), grace))
+	}
+	return nil
+}
+
 // undefineAfterFailure removes a domain a failed create defined, so nothing
 // is left behind, and says what happened for the diagnostic.
 func undefineAfterFailure(ctx context.Context, conn *hypervisor.Conn, dom hypervisor.Domain) string {
@@ -298,23 +337,30 @@ func undefineAfterFailure(ctx context.Context, conn *hypervisor.Conn, dom hyperv
 	return fmt.Sprintf("The domain %q was undefined again; nothing was left on the host and the store is unchanged.", dom.Name)
 }
 
+// redefined is what redefine did: the changes a running domain still
+// lacks (none when it is not running), and whether the memory changed.
+type redefined struct {
+	changes       []vmChange
+	memoryChanged bool
+}
+
 // redefine applies the planned definition when it differs from the
-// persistent one, and tells whether the running domain must restart for it.
-func (r *vmResource) redefine(ctx context.Context, conn *hypervisor.Conn, dom hypervisor.Domain, plan vmModel, diags *diag.Diagnostics) (restart, ok bool) {
+// persistent one, and classifies what the running domain now lacks.
+func (r *vmResource) redefine(ctx context.Context, conn *hypervisor.Conn, dom hypervisor.Domain, plan vmModel, diags *diag.Diagnostics) (redefined, bool) {
 	spec, d := plan.spec(ctx)
 	diags.Append(d...)
 	if diags.HasError() || !fillFormats(ctx, conn, &spec, diags) {
-		return false, false
+		return redefined{}, false
 	}
 	built, err := vminfo.BuildXML(spec)
 	if err != nil {
 		diags.AddError("Invalid VM configuration", err.Error())
-		return false, false
+		return redefined{}, false
 	}
 	current, err := conn.DomainXML(ctx, dom, true)
 	if err != nil {
 		diags.AddError("Unable to read the domain definition", err.Error())
-		return false, false
+		return redefined{}, false
 	}
 	formats := make([]string, len(spec.Disks))
 	for i, d := range spec.Disks {
@@ -323,31 +369,52 @@ func (r *vmResource) redefine(ctx context.Context, conn *hypervisor.Conn, dom hy
 	merged, changed, err := mergeDefinition(current, built, formats)
 	if err != nil {
 		diags.AddError("Unable to merge the domain definition", err.Error())
-		return false, false
+		return redefined{}, false
 	}
-	if !changed {
-		// A domain made transient behind our back (undefined while
-		// running) needs its definition back even when nothing changed.
-		rt, err := conn.Runtime(ctx, dom)
-		if err != nil {
-			diags.AddError("Unable to read the domain", err.Error())
-			return false, false
+	rt, err := conn.Runtime(ctx, dom)
+	if err != nil {
+		diags.AddError("Unable to read the domain", err.Error())
+		return redefined{}, false
+	}
+	// A domain made transient behind our back (undefined while running)
+	// needs its definition back even when nothing changed.
+	if changed || !rt.Persistent {
+		if _, err := conn.DefineXML(ctx, merged); err != nil {
+			diags.AddError("Unable to redefine the domain", err.Error()+"\nThe previous definition is unchanged.")
+			return redefined{}, false
 		}
-		if rt.Persistent {
-			return false, true
-		}
+		tflog.Info(ctx, "redefined domain")
 	}
-	if _, err := conn.DefineXML(ctx, merged); err != nil {
-		diags.AddError("Unable to redefine the domain", err.Error()+"\nThe previous definition is unchanged.")
-		return false, false
+	if !vminfo.Active(rt.State) {
+		return redefined{}, true
 	}
-	tflog.Info(ctx, "redefined domain")
-	live, err := readLive(ctx, conn, dom.Name)
+	return pendingChanges(ctx, conn, dom, current, diags)
+}
+
+// pendingChanges compares the running domain with its new definition, by
+// vminfo.PendingRestart's rules, and classifies what differs.
+func pendingChanges(ctx context.Context, conn *hypervisor.Conn, dom hypervisor.Domain, before string, diags *diag.Diagnostics) (redefined, bool) {
+	defDoc, err := conn.DomainXML(ctx, dom, true)
+	var liveDoc string
+	if err == nil {
+		liveDoc, err = conn.DomainXML(ctx, dom, false)
+	}
 	if err != nil {
 		diags.AddError("Unable to read the redefined domain", err.Error())
-		return false, false
+		return redefined{}, false
 	}
-	return len(live.Pending) > 0, true
+	old, err1 := vminfo.FromXML(before, vminfo.Runtime{})
+	def, err2 := vminfo.FromXML(defDoc, vminfo.Runtime{})
+	live, err3 := vminfo.FromXML(liveDoc, vminfo.Runtime{})
+	if err := firstError(err1, err2, err3); err != nil {
+		diags.AddError("Unable to read the redefined domain", err.Error())
+		return redefined{}, false
+	}
+	out := redefined{changes: classify(def.PendingRestart(live), live, def), memoryChanged: old.Memory != def.Memory}
+	if out.memoryChanged {
+		out.changes = append(out.changes, vmChange{field: "memory", rule: vmRule("memory")})
+	}
+	return out, true
 }
 
 // adopt records an imported domain's configuration when the store has no

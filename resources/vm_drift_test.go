@@ -94,8 +94,9 @@ func TestAccVMDrift_config(t *testing.T) {
 			},
 				resource.TestCheckResourceAttr(vmRes, "vcpu", "3"),
 				resource.TestCheckResourceAttr(vmRes, "autostart", "true"),
-				resource.TestCheckResourceAttr(vmRes, "drift.#", "2"),
+				resource.TestCheckResourceAttr(vmRes, "drift.#", "3"), // <vcpu>3</vcpu> is 3 of at most 3
 				driftEntry("vcpu", "1", "3"),
+				driftEntry("max_vcpu", "1", "3"),
 				driftEntry("autostart", "false", "true"),
 				e.expectDriftWarning(name, [3]string{"autostart", "false", "true"}, [3]string{"vcpu", "1", "3"}),
 			),

@@ -44,8 +44,14 @@ type guestEnv struct {
 
 func newGuestEnv(t *testing.T, octet int) *guestEnv {
 	t.Helper()
+	return newGuestEnvNamed(t, "ip", octet)
+}
+
+// newGuestEnvNamed is newGuestEnv with names starting with prefix-.
+func newGuestEnvNamed(t *testing.T, prefix string, octet int) *guestEnv {
+	t.Helper()
 	e := &guestEnv{vmEnv: newVMEnv(t, acctest.QemuURI), octet: octet}
-	id := acctest.Name("ip")
+	id := acctest.Name(prefix)
 	e.vm, e.pool, e.base, e.net = id, id+"-pool", id+"-base.raw", id+"-net"
 	e.poolDir = filepath.Join("/var/lib/virtumancer-test", id)
 	// Whatever a failed run left, in dependency order.

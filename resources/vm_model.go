@@ -27,6 +27,8 @@ type vmModel struct {
 	Vcpu            types.Int64    `tfsdk:"vcpu"`
 	Memory          types.Int64    `tfsdk:"memory"`
 	MaxMemory       types.Int64    `tfsdk:"max_memory"`
+	MaxVcpu         types.Int64    `tfsdk:"max_vcpu"`
+	Restart         types.String   `tfsdk:"restart"`
 	Autostart       types.Bool     `tfsdk:"autostart"`
 	Running         types.Bool     `tfsdk:"running"`
 	Graphics        types.String   `tfsdk:"graphics"`
@@ -124,6 +126,8 @@ func getVMObject(ctx context.Context, src vmData, m *vmModel) (types.Object, dia
 	vmAttr(a, "vcpu", &m.Vcpu, &bad)
 	vmAttr(a, "memory", &m.Memory, &bad)
 	vmAttr(a, "max_memory", &m.MaxMemory, &bad)
+	vmAttr(a, "max_vcpu", &m.MaxVcpu, &bad)
+	vmAttr(a, "restart", &m.Restart, &bad)
 	vmAttr(a, "autostart", &m.Autostart, &bad)
 	vmAttr(a, "running", &m.Running, &bad)
 	vmAttr(a, "graphics", &m.Graphics, &bad)
@@ -179,6 +183,8 @@ func vmObject(m vmModel) (types.Object, diag.Diagnostics) {
 		"vcpu":              m.Vcpu,
 		"memory":            m.Memory,
 		"max_memory":        m.MaxMemory,
+		"max_vcpu":          m.MaxVcpu,
+		"restart":           m.Restart,
 		"autostart":         m.Autostart,
 		"running":           m.Running,
 		"graphics":          m.Graphics,
@@ -357,6 +363,9 @@ func (m vmModel) spec(ctx context.Context) (vminfo.Spec, diag.Diagnostics) {
 	if !m.MaxMemory.IsUnknown() {
 		s.MaxMemoryKiB = checkedKiB("max_memory", m.MaxMemory, &diags)
 	}
+	if !m.MaxVcpu.IsUnknown() {
+		s.MaxVcpu = uint(m.MaxVcpu.ValueInt64())
+	}
 	disks, d := m.disks(ctx)
 	diags.Append(d...)
 	for _, dm := range disks {
@@ -399,6 +408,10 @@ func (m *vmModel) setLive(live liveVM) {
 	m.Vcpu = types.Int64Value(int64(v.Vcpu))
 	m.Memory = types.Int64Value(int64(v.Memory / vmMiB))
 	m.MaxMemory = types.Int64Value(int64(v.MaxMem / vmMiB))
+	m.MaxVcpu = types.Int64Value(int64(max(v.MaxVcpu, v.Vcpu)))
+	if m.Restart.IsNull() || m.Restart.IsUnknown() {
+		m.Restart = types.StringValue(vmRestartAuto) // after import
+	}
 	m.Autostart = types.BoolValue(v.Autostart)
 	m.Graphics = types.StringValue(vminfo.GraphicsName(v.Graphics))
 	m.DomainType = types.StringValue(v.DomainType)

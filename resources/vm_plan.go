@@ -97,9 +97,7 @@ func (r *vmResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRequ
 			diags.Append(resp.Plan.SetAttribute(ctx, at, out)...)
 		}
 	}
-	if !req.State.Raw.IsNull() {
-		r.warnAgentRestart(ctx, req.State.Raw, req.Plan.Raw, diags)
-	}
+	r.planPower(ctx, req, resp) // restart and power-state warnings; domain_id unknown when the VM restarts
 	rerecord := !req.State.Raw.IsNull() && (rawLen(req.State.Raw, "drift") > 0 || rawNull(req.State.Raw, "config_json"))
 	if !req.State.Raw.IsNull() && !rerecord {
 		planComputed(ctx, req, resp)
@@ -311,22 +309,30 @@ func planNICs(ctx context.Context, planList, cfgList, priorList types.List) (typ
 	return out, diags
 }
 
-// maxMemoryDefault plans max_memory = memory when it is not configured, so
-// a change of memory alone never leaves max_memory below it.
-func maxMemoryDefault() planmodifier.Int64 { return maxMemoryModifier{} }
+// keptAtLeast plans a maximum (max_memory, max_vcpu) that is not
+// configured: the prior value while it is at least the attribute it bounds,
+// else that attribute's planned value (so at create it equals it). A
+// lowered memory or vcpu then stays within the running maximum: live.
+func keptAtLeast(of string) planmodifier.Int64 { return keptAtLeastModifier{of: of} }
 
-type maxMemoryModifier struct{}
+type keptAtLeastModifier struct{ of string }
 
-func (maxMemoryModifier) Description(context.Context) string { return "defaults to memory" }
-func (m maxMemoryModifier) MarkdownDescription(ctx context.Context) string {
+func (m keptAtLeastModifier) Description(context.Context) string {
+	return "defaults to " + m.of + " at create, then kept while at least " + m.of
+}
+func (m keptAtLeastModifier) MarkdownDescription(ctx context.Context) string {
 	return m.Description(ctx)
 }
 
-func (maxMemoryModifier) PlanModifyInt64(ctx context.Context, req planmodifier.Int64Request, resp *planmodifier.Int64Response) {
+func (m keptAtLeastModifier) PlanModifyInt64(ctx context.Context, req planmodifier.Int64Request, resp *planmodifier.Int64Response) {
 	if !req.ConfigValue.IsNull() {
 		return
 	}
-	var memory types.Int64
-	resp.Diagnostics.Append(req.Plan.GetAttribute(ctx, path.Root("memory"), &memory)...)
-	resp.PlanValue = memory
+	var bound types.Int64
+	resp.Diagnostics.Append(req.Plan.GetAttribute(ctx, path.Root(m.of), &bound)...)
+	resp.PlanValue = bound
+	if !req.StateValue.IsNull() && !req.StateValue.IsUnknown() && !bound.IsUnknown() &&
+		req.StateValue.ValueInt64() >= bound.ValueInt64() {
+		resp.PlanValue = req.StateValue
+	}
 }

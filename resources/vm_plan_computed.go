@@ -28,7 +28,7 @@ var vmComputedAttrs = map[string]bool{
 
 // vmViewAttrs are the configuration attributes config_json records one to
 // one, so the plan can write their new values into it (see predictView).
-var vmViewAttrs = map[string]bool{"memory": true, "max_memory": true, "vcpu": true, "autostart": true, "graphics": true}
+var vmViewAttrs = map[string]bool{"memory": true, "max_memory": true, "vcpu": true, "max_vcpu": true, "autostart": true, "graphics": true}
 
 // vmUnrecordedAttrs change how the provider acts, not what config_json
 // records.
@@ -98,7 +98,7 @@ const vmMaxViewMiB = 1 << 53
 
 // predictView is config_json (as state holds it, see recordedView) after
 // apply records the plan: the prior value with the planned memory, vcpu,
-// autostart and graphics. ok is false when anything else recorded changes
+// their maxima, autostart and graphics. ok is false when anything else recorded changes
 // (disks, interfaces, the seed...), when a value is unknown, or when there
 // is no prior record to start from (apply records one).
 func predictView(plan, state tftypes.Value, changed []string) (string, bool) {
@@ -120,11 +120,13 @@ func predictView(plan, state tftypes.Value, changed []string) (string, bool) {
 	vcpu, ok3 := rawIntOK(plan, "vcpu")
 	autostart, ok4 := rawBoolOK(plan, "autostart")
 	graphics, ok5 := rawStringOK(plan, "graphics")
-	if !ok1 || !ok2 || !ok3 || !ok4 || !ok5 || memory < 1 || maxMemory < memory || maxMemory > vmMaxViewMiB || vcpu < 1 {
+	maxVcpu, ok6 := rawIntOK(plan, "max_vcpu")
+	if !ok1 || !ok2 || !ok3 || !ok4 || !ok5 || !ok6 || memory < 1 || maxMemory < memory || maxMemory > vmMaxViewMiB ||
+		vcpu < 1 || maxVcpu < vcpu {
 		return "", false
 	}
 	info.Memory, info.MaxMem = uint64(memory)*vmMiB, uint64(maxMemory)*vmMiB
-	info.Vcpu, info.Autostart = uint(vcpu), autostart
+	info.Vcpu, info.MaxVcpu, info.Autostart = uint(vcpu), uint(maxVcpu), autostart
 	info.Graphics = vminfo.Graphics{VNC: graphics == "vnc", Spice: graphics == "spice"}
 	view, err := info.ConfigView()
 	return view, err == nil

@@ -14,6 +14,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/booldefault"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/int64planmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/listplanmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/planmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringdefault"
@@ -81,7 +82,10 @@ func vmSchemaV0(ctx context.Context) schema.Schema {
 		Version: 0,
 		Description: "A libvirt domain (VM) on a Virtumancer host. The provider defines and powers the domain and " +
 			"records its configuration in the store's `virtual_machines.config_json`; every refresh compares that " +
-			"recorded configuration with the live domain and reports the differences in `drift` and as a warning. " + vmResumeDescription,
+			"recorded configuration with the live domain and reports the differences in `drift` and as a warning. " + vmResumeDescription + "\n\n" +
+			"Changes reach a running VM live where libvirt can apply them (the domain id stays the same); a change that " +
+			"needs a restart is announced by a plan warning naming the VM, the attribute and the reason, and `restart = \"never\"` " +
+			"leaves it for the next boot (`pending_restart`). What each attribute does:\n\n" + vmChangeTable(),
 		Attributes: vmAttributes(),
 		Blocks: map[string]schema.Block{
 			"disk":              vmDiskBlock(),
@@ -115,22 +119,40 @@ func vmAttributes() map[string]schema.Attribute {
 		},
 		"vcpu": schema.Int64Attribute{
 			Required:    true,
-			Description: "Number of virtual CPUs. Changing it redefines the domain (a running VM is restarted).",
+			Description: "Number of virtual CPUs. Changed live on a running VM up to `max_vcpu`.",
 			Validators:  []validator.Int64{int64validator.AtLeast(1), validate.Vcpus()},
 		},
 		"memory": schema.Int64Attribute{
-			Required:    true,
-			Description: "Memory in MiB (recorded in KiB in config_json). Changing it redefines the domain (a running VM is restarted).",
-			Validators:  []validator.Int64{int64validator.AtLeast(1), validate.MemoryMiB()},
+			Required: true,
+			Description: "Memory in MiB (recorded in KiB in config_json). Changed live on a running VM (the balloon) " +
+				"up to `max_memory`.",
+			Validators: []validator.Int64{int64validator.AtLeast(1), validate.MemoryMiB()},
 		},
 
 		// Optional.
 		"max_memory": schema.Int64Attribute{
 			Optional: true, Computed: true,
-			Description: "Maximum memory in MiB, at least `memory`. Defaults to `memory`.",
+			Description: "Maximum memory in MiB, at least `memory`; `memory` can change live up to it, a change of it " +
+				"needs a restart. When unset it is `memory` at create and then kept, growing with `memory` only.",
 			Validators: []validator.Int64{int64validator.AtLeast(1), validate.MemoryMiB(),
 				int64validator.AtLeastSumOf(path.MatchRoot("memory"))},
-			PlanModifiers: []planmodifier.Int64{maxMemoryDefault()},
+			PlanModifiers: []planmodifier.Int64{keptAtLeast("memory")},
+		},
+		"max_vcpu": schema.Int64Attribute{
+			Optional: true, Computed: true,
+			Description: "Most vCPUs the VM can have; `vcpu` can change live up to it, a change of it needs a restart. " +
+				"When unset it is `vcpu` at create and then kept, growing with `vcpu` only.",
+			Validators: []validator.Int64{int64validator.AtLeast(1), validate.Vcpus(),
+				int64validator.AtLeastSumOf(path.MatchRoot("vcpu"))},
+			PlanModifiers: []planmodifier.Int64{keptAtLeast("vcpu")},
+		},
+		"restart": schema.StringAttribute{
+			Optional: true, Computed: true, Default: stringdefault.StaticString(vmRestartAuto),
+			Description: "What an apply may do when a change to a running VM needs a restart: one of " +
+				validate.Quoted(vmRestartValues) + ". `auto` restarts it (the plan warns first); `never` changes only its " +
+				"definition, applies the live changes, and leaves `pending_restart = true` until the VM is restarted. " +
+				"Defaults to `" + vmRestartAuto + "`.",
+			Validators: []validator.String{stringvalidator.OneOf(vmRestartValues...)},
 		},
 		"autostart": schema.BoolAttribute{
 			Optional: true, Computed: true, Default: booldefault.StaticBool(false),
@@ -139,8 +161,9 @@ func vmAttributes() map[string]schema.Attribute {
 		"running": schema.BoolAttribute{
 			Optional: true, Computed: true, Default: booldefault.StaticBool(true),
 			Description: "Desired power state, enforced on every apply: a VM stopped (or started) outside Terraform " +
-				"shows in the plan and is started (or shut down) again. A paused or suspended domain counts as " +
-				"running (`state` tells them apart). Defaults to `true`.",
+				"shows in the plan and is started (or shut down) again. A paused or pmsuspended domain is resumed (or " +
+				"woken) by `true`, and resumed then shut down by `false` (libvirt refuses an ACPI shutdown of a paused " +
+				"domain); a crashed one is started again, and the plan warns which. Defaults to `true`.",
 		},
 		"graphics": schema.StringAttribute{
 			Optional: true, Computed: true, Default: stringdefault.StaticString(vmDefaultGraphics),
@@ -174,7 +197,9 @@ func vmAttributes() map[string]schema.Attribute {
 			PlanModifiers: []planmodifier.String{stringplanmodifier.UseStateForUnknown()},
 		},
 		"domain_id": schema.Int64Attribute{
-			Computed: true, Description: "Libvirt id of the running domain; 0 when it is not running.",
+			Computed: true, Description: "Libvirt id of the running domain; 0 when it is not running. Kept across " +
+				"live changes; unknown in a plan that starts, stops or restarts the VM.",
+			PlanModifiers: []planmodifier.Int64{int64planmodifier.UseStateForUnknown()},
 		},
 		"state": schema.StringAttribute{
 			Computed:    true,
@@ -227,7 +252,7 @@ func vmDiskBlock() schema.ListNestedBlock {
 		Description: "A disk: a volume of a storage pool (`pool` and `volume`) or a host `path`; a cdrom may have neither " +
 			"(an empty drive). Disks keep the " +
 			"configured order in state (libvirt itself sorts them by bus and target; an imported domain lists them " +
-			"in its recorded order, else libvirt's). Changing them redefines the domain (a running VM is restarted).",
+			"in its recorded order, else libvirt's). Disks on bus virtio or scsi are attached and detached live; others need a restart.",
 		NestedObject: schema.NestedBlockObject{
 			Attributes: map[string]schema.Attribute{
 				"pool": schema.StringAttribute{
@@ -279,7 +304,7 @@ func vmDiskBlock() schema.ListNestedBlock {
 func vmInterfaceBlock() schema.ListNestedBlock {
 	return schema.ListNestedBlock{
 		Description: "A network interface on a libvirt network or a host bridge. Interfaces are matched by " +
-			"position; changing them redefines the domain (a running VM is restarted).",
+			"position; virtio interfaces are attached and detached live (matched by MAC), others need a restart.",
 		NestedObject: schema.NestedBlockObject{
 			Attributes: map[string]schema.Attribute{
 				"network": schema.StringAttribute{

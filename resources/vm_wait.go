@@ -267,26 +267,24 @@ func ensureAgentLive(ctx context.Context, conn *hypervisor.Conn, dom hypervisor.
 // running VM for the agent channel (wait_for_ip changed to the agent). It
 // decodes nothing unless wait_for_ip changes, as ModifyPlan runs for every
 // VM on every plan.
-func (r *vmResource) warnAgentRestart(ctx context.Context, state, plan tftypes.Value, diags *diag.Diagnostics) {
+func (r *vmResource) warnAgentRestart(ctx context.Context, state, plan tftypes.Value, diags *diag.Diagnostics) bool {
 	was, _ := rawAttr(state, "wait_for_ip")
 	now, ok := rawAttr(plan, "wait_for_ip")
 	if !ok || was.Equal(now) || rawString(now, "source") != vmAgentSource || rawString(was, "source") == vmAgentSource ||
-		!rawBool(state, "running") || !rawBool(plan, "running") || r.data == nil {
-		return
+		!rawBool(state, "running") || !rawBool(plan, "running") {
+		return false
 	}
 	hostID, name := rawString(state, "host_id"), rawString(state, "name")
-	conn, _, err := r.data.HostConn(ctx, hostID)
-	if err != nil {
-		return // the refresh already said why
-	}
-	dom, err := conn.LookupDomain(ctx, name)
-	if err != nil {
-		return
+	conn, dom, ok := r.planLookup(ctx, hostID, name)
+	if !ok {
+		return false
 	}
 	if has, pluggable, err := agentLive(ctx, conn, dom); err == nil && !has && !pluggable {
 		diags.AddAttributeWarning(path.Root("wait_for_ip").AtName("source"), "VM "+strconv.Quote(name)+" will be restarted",
 			fmt.Sprintf("wait_for_ip.source = %q needs the guest agent's channel (%s), which running domain %q on host %q can only get "+
 				"at a restart (it has no virtio-serial controller, and QEMU cannot plug one live). The apply restarts it.",
 				vmAgentSource, vminfo.AgentChannel, name, hostID))
+		return true
 	}
+	return false
 }

@@ -47,6 +47,8 @@ func readRuntimes(l *libvirt.Libvirt) (map[string]vminfo.Runtime, error) {
 			switch p.Field {
 			case "state.state":
 				rt.State = int(typedInt(p.Value))
+			case "state.reason":
+				rt.Reason = int(typedInt(p.Value))
 			case "cpu.time":
 				rt.CPUTime = uint64(typedInt(p.Value))
 			}

@@ -178,19 +178,23 @@ func runtimeOf(l *libvirt.Libvirt, dom libvirt.Domain) (vminfo.Runtime, error) {
 		state               uint8
 		cpuTime             uint64
 		persistent, auto    int32
+		reason              int32
 		infoErr, pErr, aErr error
 		wg                  sync.WaitGroup
 	)
-	wg.Add(2)
+	wg.Add(3)
 	go func() { defer wg.Done(); persistent, pErr = l.DomainIsPersistent(dom) }()
 	go func() { defer wg.Done(); auto, aErr = l.DomainGetAutostart(dom) }()
+	// The reason tells a crash from a shutdown; a daemon that cannot say
+	// leaves it 0.
+	go func() { defer wg.Done(); _, reason, _ = l.DomainGetState(dom, 0) }()
 	state, _, _, _, cpuTime, infoErr = l.DomainGetInfo(dom)
 	wg.Wait()
 	if err := firstErr(infoErr, pErr, aErr); err != nil {
 		return vminfo.Runtime{}, err
 	}
 	return vminfo.Runtime{
-		ID: fromRemote(dom).ID, State: int(state), CPUTime: cpuTime,
+		ID: fromRemote(dom).ID, State: int(state), Reason: int(reason), CPUTime: cpuTime,
 		Persistent: persistent == 1, Autostart: auto == 1,
 	}, nil
 }

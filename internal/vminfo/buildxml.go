@@ -22,7 +22,7 @@ func BuildXML(s Spec) (string, error) {
 		UUID:          s.UUID,
 		Memory:        &libvirtxml.DomainMemory{Value: uint(s.MaxMemoryKiB), Unit: "KiB"},
 		CurrentMemory: &libvirtxml.DomainCurrentMemory{Value: uint(s.MemoryKiB), Unit: "KiB"},
-		VCPU:          &libvirtxml.DomainVCPU{Placement: "static", Value: s.Vcpu},
+		VCPU:          vcpuXML(s.Vcpu, s.MaxVcpu),
 		OS: &libvirtxml.DomainOS{
 			Type:        &libvirtxml.DomainOSType{Type: DefaultOSType, Arch: s.Arch, Machine: s.Machine},
 			BootDevices: []libvirtxml.DomainBootDevice{{Dev: "hd"}},
@@ -36,6 +36,16 @@ func BuildXML(s Spec) (string, error) {
 		return "", fmt.Errorf("vminfo: render domain XML for vm %q: %w (this is a bug in the provider)", s.Name, err)
 	}
 	return out, nil
+}
+
+// vcpuXML is <vcpu current=N>MAX</vcpu>: libvirt plugs vCPUs up to MAX
+// into a running domain; current is left out when it equals MAX.
+func vcpuXML(n, most uint) *libvirtxml.DomainVCPU {
+	v := &libvirtxml.DomainVCPU{Placement: "static", Value: most}
+	if n != most {
+		v.Current = n
+	}
+	return v
 }
 
 // features turns on ACPI and APIC on x86 so the guest sees a power button:

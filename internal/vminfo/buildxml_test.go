@@ -148,7 +148,7 @@ func TestExpectedDefaults(t *testing.T) {
 	}
 	got := s.Expected()
 	want := VMInfo{
-		Name: "d", MaxMem: 1024, Memory: 1024, Vcpu: 1, Uptime: -1, Persistent: true, Graphics: Graphics{Spice: true},
+		Name: "d", MaxMem: 1024, Memory: 1024, Vcpu: 1, MaxVcpu: 1, Uptime: -1, Persistent: true, Graphics: Graphics{Spice: true},
 		DomainType: "test", OSType: "hvm", Arch: "x86_64",
 		Disks: []Disk{
 			{Device: "disk", Target: "vda", Bus: "virtio", Path: "/b", Format: "raw"},

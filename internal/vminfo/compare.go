@@ -21,6 +21,9 @@ func Compare(recorded, live VMInfo) []Drift {
 	c.number("memory", recorded.Memory, live.Memory)
 	c.number("max_mem", recorded.MaxMem, live.MaxMem)
 	c.number("vcpu", uint64(recorded.Vcpu), uint64(live.Vcpu))
+	if recorded.MaxVcpu != 0 { // rows written before max_vcpu have none
+		c.number("max_vcpu", uint64(recorded.MaxVcpu), uint64(live.MaxVcpu))
+	}
 	c.boolean("autostart", recorded.Autostart, live.Autostart)
 	c.boolean("persistent", recorded.Persistent, live.Persistent)
 	c.str("graphics", graphicsText(recorded.Graphics), graphicsText(live.Graphics))

@@ -49,6 +49,7 @@ func fromDomain(dom *libvirtxml.Domain, rt Runtime) (VMInfo, error) {
 		UUID:       strings.ToLower(dom.UUID),
 		DomainType: dom.Type,
 		Vcpu:       vcpuCount(dom.VCPU),
+		MaxVcpu:    vcpuMax(dom.VCPU),
 	}
 	if err := readMemory(dom, &v); err != nil {
 		return VMInfo{}, fmt.Errorf("vminfo: domain %q: %w", dom.Name, err)
@@ -84,6 +85,14 @@ func vcpuCount(c *libvirtxml.DomainVCPU) uint {
 	default:
 		return c.Value
 	}
+}
+
+// vcpuMax is <vcpu>'s value, the most vCPUs the domain can have live.
+func vcpuMax(c *libvirtxml.DomainVCPU) uint {
+	if c == nil || c.Value == 0 {
+		return 1
+	}
+	return c.Value
 }
 
 // readMemory maps <memory> to max_mem and <currentMemory> to memory, as

@@ -28,7 +28,7 @@ func TestFromXMLTestDriverDefault(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := VMInfo{
-		ID: 1, Name: "test", State: StateRunning, MaxMem: 8388608, Memory: 2097152, Vcpu: 2,
+		ID: 1, Name: "test", State: StateRunning, MaxMem: 8388608, Memory: 2097152, Vcpu: 2, MaxVcpu: 2,
 		CPUTime: 123, Uptime: -1, Persistent: true, Autostart: true,
 		UUID: "6695eb01-f6a4-8304-79aa-97f2502e193f", DomainType: "test", OSType: "hvm", Arch: "i686",
 		Disks:      []Disk{{Device: "disk", Target: "vda", Bus: "virtio", Path: "/guest/diskimage1"}},
@@ -145,7 +145,7 @@ func TestFromXMLDevices(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := VMInfo{
-		Name: "d", MaxMem: 1, Memory: 1, Vcpu: 3, Uptime: -1, Graphics: Graphics{VNC: true, Spice: true},
+		Name: "d", MaxMem: 1, Memory: 1, Vcpu: 3, MaxVcpu: 8, Uptime: -1, Graphics: Graphics{VNC: true, Spice: true},
 		DomainType: "kvm", OSType: "hvm", Arch: "aarch64",
 		Disks: []Disk{
 			{Device: "disk", Target: "sdb", Bus: "scsi", Path: "/dev/sdb", Format: "raw"},

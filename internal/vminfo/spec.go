@@ -59,6 +59,7 @@ type Spec struct {
 	MemoryKiB    uint64
 	MaxMemoryKiB uint64 // 0 means equal to MemoryKiB
 	Vcpu         uint
+	MaxVcpu      uint   // 0 means equal to Vcpu
 	Graphics     string // one of GraphicsValues
 	Disks        []Disk // Target empty: assigned per bus; cdrom: always read-only
 	Interfaces   []Interface
@@ -110,6 +111,7 @@ func (s Spec) validateScalars() []error {
 	add(s.UUID != "" && !uuidRe.MatchString(s.UUID), "uuid %q: want the 8-4-4-4-12 hex form", s.UUID)
 	add(!slices.Contains(DomainTypes, s.DomainType), "domain_type %q: use one of %s", s.DomainType, list(DomainTypes))
 	add(s.Vcpu == 0, "vcpu: must be at least 1")
+	add(s.MaxVcpu != 0 && s.MaxVcpu < s.Vcpu, "max_vcpu %d: must be at least vcpu (%d)", s.MaxVcpu, s.Vcpu)
 	add(s.MemoryKiB == 0, "memory: must be greater than 0")
 	add(s.MaxMemoryKiB != 0 && s.MaxMemoryKiB < s.MemoryKiB,
 		"max_memory %d KiB: must be at least memory (%d KiB)", s.MaxMemoryKiB, s.MemoryKiB)
@@ -197,6 +199,9 @@ func (s Spec) withDefaults() Spec {
 	if s.MaxMemoryKiB == 0 {
 		s.MaxMemoryKiB = s.MemoryKiB
 	}
+	if s.MaxVcpu == 0 {
+		s.MaxVcpu = s.Vcpu
+	}
 	if s.Arch == "" {
 		s.Arch = DefaultArch
 	}
@@ -225,6 +230,7 @@ func (s Spec) Expected() VMInfo {
 		MaxMem:     d.MaxMemoryKiB,
 		Memory:     d.MemoryKiB,
 		Vcpu:       d.Vcpu,
+		MaxVcpu:    d.MaxVcpu,
 		Uptime:     -1,
 		Persistent: true,
 		Graphics:   Graphics{VNC: d.Graphics == "vnc", Spice: d.Graphics == "spice"},

@@ -49,6 +49,9 @@ type VMInfo struct {
 	// ConsoleLog is the file the first file-backed serial port writes
 	// (the guest's ttyS0 log); empty when the console is not a file.
 	ConsoleLog string `json:"console_log,omitempty"`
+	// MaxVcpu is the most vCPUs the domain can have live (<vcpu>'s value;
+	// Vcpu is its current count). 0: not recorded.
+	MaxVcpu uint `json:"max_vcpu,omitempty"`
 	// SeedDigest is cloudinit.Digest of the NoCloud seed the provider
 	// attached: recorded so the store says which seed a VM got without
 	// holding its content. No definition carries it, so it is never drift.
@@ -84,11 +87,25 @@ type Interface struct {
 
 // Runtime is what libvirt reports about a domain beyond its definition.
 type Runtime struct {
-	ID         int
-	State      int
+	ID    int
+	State int
+	// Reason is why the domain is in State (virDomainGetState's reason,
+	// e.g. ReasonShutoffCrashed); 0 when not asked.
+	Reason     int
 	CPUTime    uint64 // ns
 	Persistent bool
 	Autostart  bool
+}
+
+// ReasonShutoffCrashed is virDomainShutoffReason's "crashed": QEMU's
+// default on_crash destroys the domain, so a crash usually reads as shut
+// off for this reason rather than as StateCrashed.
+const ReasonShutoffCrashed = 3
+
+// Crashed tells whether a domain in this runtime crashed and has not been
+// started since.
+func (rt Runtime) Crashed() bool {
+	return rt.State == StateCrashed || (rt.State == StateShutoff && rt.Reason == ReasonShutoffCrashed)
 }
 
 // Drift is one configuration field whose live value differs from the
