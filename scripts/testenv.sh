@@ -3,7 +3,8 @@
 # libvirt + qemu packages, the users and config the qemu driver needs without
 # libvirt-daemon-system, virtlogd and libvirtd (inside the network namespace
 # the tests own: scripts/libvirtd.sh), and an sshd on 127.0.0.1:2222 for the
-# ssh transport tests. Idempotent; quiet on success, loud on failure.
+# ssh transport tests, and PostgreSQL for the store (scripts/pgenv.sh).
+# Idempotent; quiet on success, loud on failure.
 set -euo pipefail
 
 fail() { echo "scripts/testenv.sh: $*" >&2; exit 1; }
@@ -64,3 +65,6 @@ if ! timeout 2 bash -c '</dev/tcp/127.0.0.1/2222' 2>/dev/null; then
     -o PasswordAuthentication=no -o AuthorizedKeysFile=/root/.ssh/authorized_keys_virtumancer_test \
     || fail "sshd did not start on 127.0.0.1:2222"
 fi
+
+# PostgreSQL 15 on 127.0.0.1:55432 for the store's second backend (internal/pgtest).
+bash "$(dirname "$0")/pgenv.sh"

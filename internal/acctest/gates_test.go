@@ -12,12 +12,15 @@ import (
 )
 
 // needsLibvirtOrCLI are the harness calls that mark a test as one that
-// needs libvirtd (TestIntegration…) or libvirtd and a CLI (TestAcc…).
+// needs libvirtd or PostgreSQL (TestIntegration…) or libvirtd and a CLI
+// (TestAcc…).
 var needsLibvirtOrCLI = map[string]bool{
 	"resource.Test": true, "resource.ParallelTest": true,
 	"acctest.PreCheck": true, "acctest.Dial": true, "acctest.RequireLibvirt": true,
 	"libvirttest.Require": true, "libvirttest.Dial": true, "libvirttest.Connect": true,
 	"syncertest.Dial": true, "requireDaemon": true,
+	// PostgreSQL is part of the test environment like libvirtd.
+	"pgtest.Require": true, "pgtest.NewDatabase": true,
 }
 
 // needsCLI are the calls only a TestAcc… may make.
