@@ -162,7 +162,7 @@ func (c *Conn) DeleteUnusedVolume(ctx context.Context, v Volume) error {
 		case IsNotFound(err):
 			// Made since the listing: nothing can be backed by it yet,
 			// but a domain may name it.
-			u, err = VolumeUsers{Domains: idx.volDomains[volKey(v.Pool, v.Name)]}, nil
+			u = VolumeUsers{Domains: idx.volDomains[volKey(v.Pool, v.Name)]}
 		case err != nil:
 			return err
 		}
