@@ -41,7 +41,7 @@ func (d *hostDataSource) Schema(_ context.Context, _ datasource.SchemaRequest, r
 				Description: "Host id (the key of the `hosts` row)."},
 
 			// Computed
-			"uri": schema.StringAttribute{Computed: true, Sensitive: true, Description: uriDescription},
+			"uri":                schema.StringAttribute{Computed: true, Sensitive: true, Description: uriDescription},
 			"reachable":          schema.BoolAttribute{Computed: true, Description: "Whether the host answered; the facts below are null when it did not."},
 			"hostname":           schema.StringAttribute{Computed: true, Description: "Hostname reported by libvirtd."},
 			"libvirt_version":    schema.StringAttribute{Computed: true, Description: "libvirt version of the daemon, e.g. `9.0.0`."},

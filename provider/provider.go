@@ -8,9 +8,9 @@ import (
 	"crypto/sha256"
 	"fmt"
 	"maps"
-	"slices"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"time"
 

@@ -35,6 +35,7 @@ func TestAccVM_updatePlanSaysWhatChanges(t *testing.T) {
   max_memory = 128
   autostart  = true
   graphics   = "none"
+  running    = false # the test driver attaches no disk live
   disk {
     path = "/var/lib/libvirt/images/`+name+`.img"
   }`)

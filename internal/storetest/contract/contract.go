@@ -116,7 +116,7 @@ func DeleteHost(t *testing.T, b Backend) {
 	_, err := s.UpsertVM(bg, "other", "keep", Cfg("keep", 1))
 	must(t, err)
 	must(t, s.SoftDeleteVM(bg, "h", "alpha"))
-	before := withDeleted(t, s, "h")[0].DeletedAt
+	before := withDeleted(t, s)[0].DeletedAt
 	must(t, s.PutVMStatus(bg, store.VMStatus{HostID: "h", Name: "beta", Live: Cfg("beta", 1)}))
 	must(t, s.PutHostStatus(bg, store.HostStatus{HostID: "h", Connected: true}))
 	time.Sleep(2 * time.Millisecond)
@@ -127,7 +127,7 @@ func DeleteHost(t *testing.T, b Backend) {
 	if _, err := s.GetHost(bg, "h"); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("host still there: %v", err)
 	}
-	rows := withDeleted(t, s, "h")
+	rows := withDeleted(t, s)
 	if len(rows) != 2 || rows[0].DeletedAt == nil || rows[1].DeletedAt == nil {
 		t.Fatalf("VM rows must stay, soft-deleted: %+v", rows)
 	}
@@ -199,7 +199,7 @@ func SoftDeleteAndRevive(t *testing.T, b Backend) {
 	if vms, _ := s.ListVMs(bg, "h"); len(vms) != 1 || vms[0].Name != "beta" {
 		t.Fatalf("ListVMs after delete = %+v", vms)
 	}
-	all := withDeleted(t, s, "h")
+	all := withDeleted(t, s)
 	if len(all) != 2 || all[0].DeletedAt == nil || all[1].DeletedAt != nil {
 		t.Fatalf("ListVMsWithDeleted = %+v", all)
 	}
@@ -210,11 +210,11 @@ func SoftDeleteAndRevive(t *testing.T, b Backend) {
 		revived.Config.Memory != 4096 || !revived.UpdatedAt.After(alpha.UpdatedAt) {
 		t.Fatalf("revived = %+v, was %+v", revived, alpha)
 	}
-	if n := len(withDeleted(t, s, "h")); n != 2 {
+	if n := len(withDeleted(t, s)); n != 2 {
 		t.Fatalf("revive inserted a row: %d rows", n)
 	}
 	must(t, s.SoftDeleteVM(bg, "h", "alpha"))
-	prev := withDeleted(t, s, "h")[0]
+	prev := withDeleted(t, s)[0]
 	ok, err := s.UndeleteVM(bg, prev)
 	if err != nil || !ok {
 		t.Fatalf("UndeleteVM = %v, %v", ok, err)
@@ -458,10 +458,11 @@ func SyncStatus(t *testing.T, b Backend) {
 	}
 }
 
-func withDeleted(t testing.TB, s *store.Store, hostID string) []store.VM {
+// withDeleted lists host h's rows, soft-deleted ones included.
+func withDeleted(t testing.TB, s *store.Store) []store.VM {
 	t.Helper()
 	var vms []store.VM
-	must(t, s.Read(bg, func(tx *store.Tx) (err error) { vms, err = tx.ListVMsWithDeleted(hostID); return err }))
+	must(t, s.Read(bg, func(tx *store.Tx) (err error) { vms, err = tx.ListVMsWithDeleted("h"); return err }))
 	return vms
 }
 
