@@ -100,8 +100,8 @@ func (r *vmResource) nameFree(ctx context.Context, conn *hypervisor.Conn, name s
 }
 
 // planNameCheck is nameFree at plan time, for a VM about to be created: a
-// domain of its name that this provider did not begin to create is refused
-// here already, and one it did is announced as taken over. It only reads
+// domain of its name that this provider did not begin to create is
+// announced as refused, and one it did as taken over. It only reads
 // libvirt; whatever it cannot ask (a host not yet in the store, or not
 // answering) is left to Create, which asks again.
 func (r *vmResource) planNameCheck(ctx context.Context, plan tfsdk.Plan, diags *diag.Diagnostics) {
@@ -129,7 +129,12 @@ func (r *vmResource) planNameCheck(ctx context.Context, plan tfsdk.Plan, diags *
 				"create mark) and no state holds it: the apply takes it over, keeping its uuid, and defines it again from "+
 				"this configuration.", dom.Name, dom.UUID, conn.HostID()))
 	default:
-		diags.Append(domainExistsDiag(conn.HostID(), dom.Name))
+		// A warning, not an error: a replacement plans its create with no
+		// prior state too, and its old domain is gone before Create runs.
+		diags.AddAttributeWarning(path.Root("name"), "Domain already exists",
+			fmt.Sprintf("domain %q already exists on host %q. Unless this plan replaces the VM of that name (its domain is "+
+				"destroyed first), the apply refuses to create over it: import it with `terraform import virtumancer_vm.NAME %s` "+
+				"or choose another name.", dom.Name, conn.HostID(), vmID(conn.HostID(), dom.Name)))
 	}
 }
 

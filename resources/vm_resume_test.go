@@ -193,8 +193,7 @@ func TestAccVM_resumeTakeOver(t *testing.T) {
 				},
 			},
 			{
-				Config:   e.config(a, b, c),
-				PlanOnly: true, // refused by the plan already
+				Config: e.config(a, b, c), // the plan warns; the apply refuses
 				ExpectError: expectErr(`Domain already exists`, fmt.Sprintf(`domain %q already exists on host "h"; import it with`, c),
 					"`terraform import virtumancer_vm.NAME h/"+c+"`"),
 			},
