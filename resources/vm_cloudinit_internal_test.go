@@ -59,6 +59,12 @@ func imported() vmModel {
 // configuration is the plan itself) and returns its diagnostics.
 func modifyPlan(t *testing.T, prior, planned vmModel) diag.Diagnostics {
 	t.Helper()
+	return runModifyPlan(t, prior, planned).Diagnostics
+}
+
+// runModifyPlan is modifyPlan's whole response.
+func runModifyPlan(t *testing.T, prior, planned vmModel) resource.ModifyPlanResponse {
+	t.Helper()
 	ctx := context.Background()
 	s := vmSchemaV0(ctx)
 	null := tftypes.NewValue(s.Type().TerraformType(ctx), nil)
@@ -69,7 +75,7 @@ func modifyPlan(t *testing.T, prior, planned vmModel) diag.Diagnostics {
 	resp := resource.ModifyPlanResponse{Plan: plan}
 	req := resource.ModifyPlanRequest{State: state, Plan: plan, Config: tfsdk.Config{Schema: s, Raw: plan.Raw}}
 	(&vmResource{}).ModifyPlan(ctx, req, &resp)
-	return resp.Diagnostics
+	return resp
 }
 
 // A change of cloud_init is a warning on the block that names the VM and

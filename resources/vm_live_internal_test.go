@@ -6,10 +6,7 @@ import (
 	"testing"
 
 	"github.com/hashicorp/terraform-plugin-framework/path"
-	"github.com/hashicorp/terraform-plugin-framework/resource"
-	"github.com/hashicorp/terraform-plugin-framework/tfsdk"
 	"github.com/hashicorp/terraform-plugin-framework/types"
-	"github.com/hashicorp/terraform-plugin-go/tftypes"
 
 	"github.com/virtumancer/terraform-provider-virtumancer/internal/vminfo"
 )
@@ -25,21 +22,12 @@ func liveVMModel() vmModel {
 // and the planned domain_id.
 func planVM(t *testing.T, prior, planned vmModel) ([]string, types.Int64) {
 	t.Helper()
-	ctx := context.Background()
-	s := vmSchemaV0(ctx)
-	null := tftypes.NewValue(s.Type().TerraformType(ctx), nil)
-	state, plan := tfsdk.State{Schema: s, Raw: null}, tfsdk.Plan{Schema: s, Raw: null}
-	if d := append(setVM(ctx, &state, prior), setVM(ctx, &plan, planned)...); d.HasError() {
-		t.Fatal(d)
-	}
-	resp := resource.ModifyPlanResponse{Plan: plan}
-	req := resource.ModifyPlanRequest{State: state, Plan: plan, Config: tfsdk.Config{Schema: s, Raw: plan.Raw}}
-	(&vmResource{}).ModifyPlan(ctx, req, &resp)
+	resp := runModifyPlan(t, prior, planned)
 	if resp.Diagnostics.HasError() {
 		t.Fatal(resp.Diagnostics)
 	}
 	var id types.Int64
-	resp.Plan.GetAttribute(ctx, path.Root("domain_id"), &id)
+	resp.Plan.GetAttribute(context.Background(), path.Root("domain_id"), &id)
 	var out []string
 	for _, d := range resp.Diagnostics.Warnings() {
 		out = append(out, d.Summary()+": "+d.Detail())
