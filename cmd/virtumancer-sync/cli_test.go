@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -249,5 +250,35 @@ func TestIntegrationDriftCommand(t *testing.T) {
 	}
 	if statuses, err := st.ListVMStatus(ctx, ""); err != nil || len(statuses) != 0 {
 		t.Errorf("drift wrote statuses: %+v, %v", statuses, err)
+	}
+}
+
+// TestIntegrationOneSyncerPerSQLiteStore: while a daemon syncs a SQLite
+// store, a second daemon and --once on the same file refuse to start,
+// naming the holder; `drift` only reads and still runs. Once the daemon
+// stops, --once runs.
+func TestIntegrationOneSyncerPerSQLiteStore(t *testing.T) {
+	requireDaemon(t)
+	st := syncertest.NewStore(t, store.Host{ID: "test", URI: testURI})
+	d := startDaemon(t, st.Path(), nil)
+
+	for _, args := range [][]string{{"--database", st.Path(), "--listen", "127.0.0.1:0"}, {"--once", "--database", st.Path()}} {
+		res := runCLI(t, nil, args...)
+		if res.code != exitError || !strings.Contains(res.stderr, "another virtumancer-sync already syncs this store") ||
+			!strings.Contains(res.stderr, fmt.Sprintf("pid %d", d.cmd.Process.Pid)) {
+			t.Errorf("%v beside a running daemon: exit %d, stderr %q; want a refusal naming pid %d", args, res.code, res.stderr, d.cmd.Process.Pid)
+		}
+	}
+	res := runCLI(t, []string{envDatabase + "=" + st.Path()}, "drift")
+	if res.code != exitOK {
+		t.Errorf("drift beside a running daemon: exit %d, stdout %q, stderr %q", res.code, res.stdout, res.stderr)
+	}
+
+	if code := d.stop(syscall.SIGTERM); code != 0 {
+		t.Fatalf("daemon exit %d: %s", code, d.output())
+	}
+	res = runCLI(t, nil, "--once", "--database", st.Path())
+	if res.code != exitOK || !strings.Contains(res.stdout, "1 of 1 hosts synced") {
+		t.Errorf("--once after the daemon stopped: exit %d, stdout %q, stderr %q", res.code, res.stdout, res.stderr)
 	}
 }

@@ -28,6 +28,13 @@ func serve(ctx context.Context, cfg serveConfig, log hclog.Logger, stdout io.Wri
 		return err
 	}
 	defer func() { err = errors.Join(err, st.Close()) }()
+	// One sync service per SQLite store, --once included; `drift` only
+	// reads and does not come here.
+	release, err := st.ClaimSync()
+	if err != nil {
+		return err
+	}
+	defer func() { err = errors.Join(err, release()) }()
 	pool := hypervisor.NewPool(hypervisor.Options{Logger: poolLogger(log.Named("libvirt"))})
 	defer closePool(pool, log)
 
