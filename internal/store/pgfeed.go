@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgconn/ctxwatch"
 )
 
 // pgFeed is PostgreSQL's change feed, what PRAGMA data_version is to
@@ -43,7 +45,13 @@ func openFeed(ctx context.Context, s *Store) (*pgFeed, error) {
 }
 
 func (f *pgFeed) listen(ctx context.Context) (*pgx.Conn, error) {
-	conn, err := pgx.ConnectConfig(ctx, f.s.pg.pool.ConnConfig.Copy())
+	cfg := f.s.pg.pool.ConnConfig.Copy()
+	// The wait ends only by close, which gives the connection up anyway:
+	// a deadline ends it at once (a cancel request would wait for nothing).
+	cfg.BuildContextWatcherHandler = func(pc *pgconn.PgConn) ctxwatch.Handler {
+		return &pgconn.DeadlineContextWatcherHandler{Conn: pc.Conn()}
+	}
+	conn, err := pgx.ConnectConfig(ctx, cfg)
 	if err != nil {
 		return nil, f.s.pgConnErr("open the change feed connection", err)
 	}
