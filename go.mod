@@ -16,6 +16,7 @@ require (
 	github.com/kdomanski/iso9660 v0.4.0
 	github.com/prometheus/client_golang v1.25.0
 	golang.org/x/crypto v0.59.0
+	gorm.io/driver/postgres v1.6.0
 	gorm.io/gorm v1.31.2
 	libvirt.org/go/libvirtxml v1.12008.0
 	zombiezen.com/go/sqlite v1.4.2
