@@ -100,4 +100,3 @@ func queryStrings(t *testing.T, u, q string) []string {
 	}
 	return out
 }
-
