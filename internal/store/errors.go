@@ -33,6 +33,10 @@ var (
 
 	errClosed = errors.New("store is closed")
 
+	// errConnLost marks a PostgreSQL connection found broken when a
+	// transaction began; it is retried on a new one.
+	errConnLost = errors.New("the connection to PostgreSQL was lost")
+
 	// errLockWait marks a BEGIN IMMEDIATE that waited BusyTimeout in vain;
 	// it is retried like SQLITE_BUSY.
 	errLockWait = errors.New("timed out waiting for the write lock")
@@ -107,7 +111,7 @@ func isBusy(err error) bool {
 	case sqlite.ResultBusy, sqlite.ResultLocked:
 		return true
 	}
-	return errors.Is(err, errLockWait)
+	return errors.Is(err, errLockWait) || errors.Is(err, errConnLost)
 }
 
 // ctxErr wraps ctx's error for op; call it once ctx is done.

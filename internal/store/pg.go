@@ -185,7 +185,7 @@ func (pc *pgConn) begin(ctx context.Context, write bool) error {
 		pc.rollback()
 	}
 	if !write {
-		return pc.simple(ctx, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+		return pc.lost(pc.simple(ctx, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"))
 	}
 	err := pc.simple(ctx, fmt.Sprintf("BEGIN ISOLATION LEVEL READ COMMITTED; SET LOCAL lock_timeout = %d; SELECT pg_advisory_xact_lock(%d)",
 		max(pc.s.opts.BusyTimeout.Milliseconds(), 1), PostgresWriteLockKey))
@@ -197,7 +197,18 @@ func (pc *pgConn) begin(ctx context.Context, write bool) error {
 		return pc.s.errf("begin write transaction: %w: another client held the store's write lock for %s (%w)",
 			errLockWait, pc.s.opts.BusyTimeout, err)
 	}
-	return err
+	return pc.lost(err)
+}
+
+// lost marks a BEGIN that failed because the connection broke (a server
+// restart, a terminated session): nothing of the transaction ran, so the
+// retry loop runs it again on a new connection (the writer redials, the
+// pool drops the dead one).
+func (pc *pgConn) lost(err error) error {
+	if err == nil || pc.ctx.Err() != nil || !pc.c.IsClosed() {
+		return err
+	}
+	return fmt.Errorf("%w: %w", errConnLost, err)
 }
 
 // simple runs statements in one round trip (simple protocol, no arguments).

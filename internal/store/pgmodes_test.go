@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -158,4 +159,49 @@ func openPG(t *testing.T, u string, opts store.Options) *store.Store {
 	}
 	t.Cleanup(func() { s.Close() })
 	return s
+}
+
+// TestIntegrationPostgresSessionsLost: every session of the store ended
+// by the server (as a restart or pg_terminate_backend ends them): the next
+// write and read succeed on new connections with no error shown, and the
+// change feed listens again (another client's write still moves
+// ForeignDataVersion).
+func TestIntegrationPostgresSessionsLost(t *testing.T) {
+	u := pgtest.NewDatabase(t, "store")
+	ctx := context.Background()
+	s := openPG(t, u, store.Options{})
+	other := openPG(t, u, store.Options{})
+	if err := s.PutHost(ctx, store.Host{ID: "before"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.ListHosts(ctx); err != nil {
+		t.Fatal(err)
+	}
+	killed := queryStrings(t, u, "SELECT count(pg_terminate_backend(pid))::text FROM pg_stat_activity "+
+		"WHERE datname = current_database() AND pid <> pg_backend_pid()")
+	if killed[0] == "0" {
+		t.Fatal("no session to end")
+	}
+	if err := s.PutHost(ctx, store.Host{ID: "after"}); err != nil {
+		t.Fatalf("write after the sessions ended: %v", err)
+	}
+	if hosts, err := s.ListHosts(ctx); err != nil || len(hosts) != 2 {
+		t.Fatalf("read after the sessions ended: %v, %v", hosts, err)
+	}
+	time.Sleep(1500 * time.Millisecond) // the feed redials within its backoff
+	v, err := s.ForeignDataVersion(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := other.PutHost(ctx, store.Host{ID: "foreign"}); err != nil {
+		t.Fatal(err)
+	}
+	for start := time.Now(); ; time.Sleep(10 * time.Millisecond) {
+		if now, _ := s.ForeignDataVersion(ctx); now != v {
+			break
+		}
+		if time.Since(start) > 2*time.Second {
+			t.Fatal("the change feed did not come back: another client's write went unseen")
+		}
+	}
 }
