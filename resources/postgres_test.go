@@ -55,8 +55,11 @@ func pgRows(t *testing.T, u string, want map[string]int64, hosts int) resource.T
 		}
 		defer conn.Close(ctx)
 		var n int
-		if err := conn.QueryRow(ctx, "SELECT count(*) FROM hosts WHERE id = 'h'").Scan(&n); err != nil || n != hosts {
-			return fmt.Errorf("host rows = %d (%v), want %d", n, err, hosts)
+		if err := conn.QueryRow(ctx, "SELECT count(*) FROM hosts WHERE id = 'h'").Scan(&n); err != nil {
+			return err
+		}
+		if n != hosts {
+			return fmt.Errorf("host rows = %d, want %d", n, hosts)
 		}
 		rows, err := conn.Query(ctx, "SELECT name, (config_json::jsonb->>'memory')::bigint FROM virtual_machines "+
 			"WHERE host_id = 'h' AND deleted_at IS NULL AND created_at IS NOT NULL AND updated_at >= created_at")
