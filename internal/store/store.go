@@ -2,6 +2,14 @@
 // (hosts, virtual_machines), left exactly as GORM created them, and our
 // vmsync_* tables, created by append-only migrations.
 //
+// Open also takes a postgres:// URL: the same tables in PostgreSQL, as
+// GORM's postgres driver creates them, behind the same API. The SQL is
+// written once (conn.go: txConn and row are what differs per dialect);
+// pg.go, pgfeed.go and dialect.go hold PostgreSQL's side, and
+// docs/dev/POSTGRES.md explains the mapping, the write lock and the change
+// feed. The rest of this comment speaks of the file; on PostgreSQL the
+// same holds of the database unless pg.go says otherwise.
+//
 // Several processes write the file at once (the provider, the sync service,
 // Virtumancer), so every write runs in BEGIN IMMEDIATE with a busy timeout
 // and a bounded retry of the whole transaction; callers never see
