@@ -53,6 +53,7 @@ func Run(t *testing.T, b Backend) {
 		{"SyncStatus", SyncStatus},
 		{"IDsAndTimestamps", IDsAndTimestamps},
 		{"ChangeFeed", ChangeFeed},
+		{"NoLostUpdate", NoLostUpdate},
 	} {
 		t.Run(c.name, func(t *testing.T) { c.fn(t, b) })
 	}
@@ -535,6 +536,41 @@ func ChangeFeed(t *testing.T, b Backend) {
 	must(t, s2.PutHost(bg, store.Host{ID: "new", URI: "test:///default"}))
 	moves("HostsDataVersion after another client added a host", s1.HostsDataVersion, hosts)
 	moves("ForeignDataVersion after another client added a host", s1.ForeignDataVersion, foreign)
+}
+
+// NoLostUpdate: two clients each run read-modify-write transactions on one
+// row (read memory, write it plus one); write transactions run one at a
+// time, so every increment lands.
+func NoLostUpdate(t *testing.T, b Backend) {
+	s1 := b.Open(t, store.Options{})
+	s2 := b.OpenAgain(t, s1, store.Options{})
+	_, err := s1.UpsertVM(bg, "h", "n", Cfg("n", 0))
+	must(t, err)
+	const each = 40
+	var wg sync.WaitGroup
+	for _, s := range []*store.Store{s1, s2} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range each {
+				noLockErr(t, "increment", s.Write(bg, func(tx *store.Tx) error {
+					vm, err := tx.GetVM("h", "n")
+					if err != nil {
+						return err
+					}
+					time.Sleep(time.Millisecond) // let the other client try to interleave
+					_, err = tx.UpsertVM("h", "n", Cfg("n", vm.Config.Memory+1))
+					return err
+				}))
+			}
+		}()
+	}
+	wg.Wait()
+	vm, err := s2.GetVM(bg, "h", "n")
+	must(t, err)
+	if vm.Config.Memory != 2*each {
+		t.Fatalf("memory = %d after %d increments: updates were lost", vm.Config.Memory, 2*each)
+	}
 }
 
 // withDeleted lists host h's rows, soft-deleted ones included.
