@@ -3,6 +3,8 @@ package resources_test
 import (
 	"context"
 	"fmt"
+	"net/url"
+	"regexp"
 	"testing"
 
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
@@ -82,5 +84,36 @@ func pgRows(t *testing.T, u string, want map[string]int64, hosts int) resource.T
 			return fmt.Errorf("live VM rows in PostgreSQL = %v, want %v", got, want)
 		}
 		return nil
+	}
+}
+
+// TestAccPostgres_dataSourceOnEmptyDatabase: a data source on a database
+// without Virtumancer's tables is an error naming the database (password
+// redacted) and what creates the tables; the plan creates nothing.
+func TestAccPostgres_dataSourceOnEmptyDatabase(t *testing.T) {
+	acctest.PreCheck(t)
+	u := pgtest.NewDatabase(t, "acc")
+	pu, err := url.Parse(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pu.User = url.UserPassword(pu.User.Username(), "s3cret-pw")
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: acctest.ProtoV6ProviderFactories,
+		Steps: []resource.TestStep{{
+			Config:      acctest.ProviderConfig(pu.String()) + "\ndata \"virtumancer_hosts\" \"all\" {}\n",
+			PlanOnly:    true,
+			ExpectError: regexp.MustCompile(`(?s)No Virtumancer store.*:xxxxx@.*no\s+Virtumancer\s+tables\s+yet.*first\s+apply\s+of\s+a\s+virtumancer_host`),
+		}},
+	})
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	var n int
+	if err := conn.QueryRow(ctx, "SELECT count(*) FROM pg_tables WHERE schemaname = current_schema()").Scan(&n); err != nil || n != 0 {
+		t.Fatalf("tables after a plan: %d (%v), want none", n, err)
 	}
 }
