@@ -475,7 +475,7 @@ func IDsAndTimestamps(t *testing.T, b Backend) {
 	must(t, err)
 	revived, err := s.UpsertVM(bg, "h", "b", Cfg("b", 2))
 	must(t, err)
-	if !(a.ID < bb.ID && bb.ID < c.ID) || revived.ID != bb.ID {
+	if a.ID >= bb.ID || bb.ID >= c.ID || revived.ID != bb.ID {
 		t.Fatalf("ids a=%d b=%d c=%d revived b=%d: want ascending, revive keeping b's", a.ID, bb.ID, c.ID, revived.ID)
 	}
 	for _, vm := range []store.VM{a, c, revived} {
