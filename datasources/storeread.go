@@ -26,6 +26,11 @@ func storeReadFailed(diags *diag.Diagnostics, path string, err error) {
 func isNoStore(err error) bool { return errors.Is(err, store.ErrNoStore) }
 
 func noStoreDetail(path string) string {
+	if store.IsPostgresURL(path) {
+		return fmt.Sprintf("The PostgreSQL database %s has no Virtumancer tables yet, and a data source never creates them: "+
+			"the first apply of a virtumancer_host resource does. If they should exist already, fix the provider's `database` "+
+			"(or VIRTUMANCER_DATABASE); nothing was created.", path)
+	}
 	if abs, err := filepath.Abs(path); err == nil {
 		path = abs
 	}

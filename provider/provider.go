@@ -65,11 +65,13 @@ func (p *virtumancerProvider) Metadata(_ context.Context, _ provider.MetadataReq
 
 func (p *virtumancerProvider) Schema(_ context.Context, _ provider.SchemaRequest, resp *provider.SchemaResponse) {
 	resp.Schema = schema.Schema{
-		Description: "Manages libvirt hosts, VMs and volumes recorded in a Virtumancer SQLite store.",
+		Description: "Manages libvirt hosts, VMs and volumes recorded in a Virtumancer store (a SQLite file, or PostgreSQL for teams).",
 		Attributes: map[string]schema.Attribute{
 			"database": schema.StringAttribute{
 				Optional: true,
-				Description: "Path of the Virtumancer SQLite store. Created (mode 0600) when missing. " +
+				Description: "Path of the Virtumancer SQLite store, created (mode 0600) by the first apply that writes, " +
+					"or a PostgreSQL URL (`postgres://user@host:5432/db?sslmode=verify-full`) whose database exists: the first apply that writes creates the tables in it. " +
+					"Give a PostgreSQL password through `PGPASSWORD`, a password file or a service file rather than in the URL; it is never shown in messages. " +
 					"Defaults to the `" + DatabaseEnv + "` environment variable, else `" + defaultDatabase + "` in the working directory.",
 				Validators: []validator.String{validate.NonEmpty()},
 			},
@@ -119,8 +121,7 @@ func (p *virtumancerProvider) Configure(ctx context.Context, req provider.Config
 
 	st, err := openStore(dbPath)
 	if err != nil {
-		resp.Diagnostics.AddAttributeError(path.Root("database"), "Unable to open the Virtumancer store",
-			fmt.Sprintf("%s.\nCheck that the directory exists and is writable, or set `database` (or %s) to another path.", err, DatabaseEnv))
+		resp.Diagnostics.AddAttributeError(path.Root("database"), "Unable to open the Virtumancer store", openStoreDetail(dbPath, err))
 		return
 	}
 	passwords := knownPasswords(cfg.SSHPasswords)
@@ -130,7 +131,7 @@ func (p *virtumancerProvider) Configure(ctx context.Context, req provider.Config
 		KeyFile:        cfg.SSHKeyFile.ValueString(),
 		SSHPasswords:   passwords,
 	})
-	tflog.Debug(ctx, "configured provider", map[string]any{"database": dbPath, "call_timeout": timeout.String()})
+	tflog.Debug(ctx, "configured provider", map[string]any{"database": st.Path(), "call_timeout": timeout.String()})
 
 	data := &providerdata.Data{Store: st, Pool: pool, CallTimeout: timeout}
 	resp.ResourceData = data
@@ -179,10 +180,22 @@ var (
 	sharedPools  = map[string]*hypervisor.Pool{}
 )
 
+// openStoreDetail is the detail of a store that did not open.
+func openStoreDetail(location string, err error) string {
+	if store.IsPostgresURL(location) {
+		return fmt.Sprintf("%s.\nCheck the URL, that the database exists and that this role may connect, or set `database` (or %s) to another store.",
+			err, DatabaseEnv)
+	}
+	return fmt.Sprintf("%s.\nCheck that the directory exists and is writable, or set `database` (or %s) to another path.", err, DatabaseEnv)
+}
+
 func openStore(p string) (*store.Store, error) {
-	abs, err := filepath.Abs(p)
-	if err != nil {
-		return nil, fmt.Errorf("store %s: %w", p, err)
+	abs := p
+	if !store.IsPostgresURL(p) {
+		var err error
+		if abs, err = filepath.Abs(p); err != nil {
+			return nil, fmt.Errorf("store %s: %w", p, err)
+		}
 	}
 	sharedMu.Lock()
 	defer sharedMu.Unlock()

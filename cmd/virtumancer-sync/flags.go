@@ -13,6 +13,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/virtumancer/terraform-provider-virtumancer/internal/httpapi"
+	"github.com/virtumancer/terraform-provider-virtumancer/internal/store"
 )
 
 // Environment variables read when the matching flag is not given.
@@ -71,7 +72,7 @@ func parseServe(args []string, getenv func(string) string, help io.Writer) (serv
        virtumancer-sync drift [--json] [--database PATH] [--host ID]...
 
 Keeps a Virtumancer store in step with every libvirt host of its hosts table.`)
-	fs.StringVar(&cfg.database, "database", "", "Virtumancer's SQLite store `file` (default $"+envDatabase+")")
+	fs.StringVar(&cfg.database, "database", "", databaseUsage)
 	fs.StringVar(&cfg.listen, "listen", cfg.listen, "`address` (host:port) for /metrics, /healthz, /readyz and /api/v1; empty disables HTTP")
 	durationVar(fs, &cfg.resync, "resync", "`interval` between full resyncs of each connected host")
 	durationVar(fs, &cfg.check, "check-interval", "`interval` between cheap checks of each host's runtimes (autostart, state) for changes libvirt sends no event for")
@@ -124,7 +125,7 @@ Compares every recorded VM with its live domain, read-only, and prints the
 VMs that need attention (drifted, missing, unreadable record or domain).
 Exit status: 0 all in step, 2 a VM needs attention, 1 error (a host could
 not be checked, or bad usage).`)
-	fs.StringVar(&cfg.database, "database", "", "Virtumancer's SQLite store `file` (default $"+envDatabase+")")
+	fs.StringVar(&cfg.database, "database", "", databaseUsage)
 	hostsVar(fs, &cfg.hosts)
 	fs.BoolVar(&cfg.json, "json", false, "print the report as JSON")
 	durationVar(fs, &cfg.timeout, "timeout", "give up on the whole check after this `duration`")
@@ -175,9 +176,16 @@ func parse(fs *flag.FlagSet, args []string) error {
 	return badUsage(fs.Name()+" --help", "%v", err)
 }
 
+// databaseUsage documents --database for both backends.
+const databaseUsage = "Virtumancer's store: a SQLite `file`, or a postgres:// URL (password from the URL, PGPASSWORD or a service file; never logged) " +
+	"(default $" + envDatabase + ")"
+
 func checkDatabase(path string) error {
 	if path == "" {
 		return badUsage("--database /var/lib/virtumancer/virtumancer.db", "no store given: set --database or %s", envDatabase)
+	}
+	if store.IsPostgresURL(path) {
+		return nil // the database must exist: store.Open says so if not
 	}
 	fi, err := os.Stat(path)
 	switch {

@@ -76,6 +76,15 @@ func TestParseServeAccepts(t *testing.T) {
 			t.Errorf("loopback %s refused: %v", addr, err)
 		}
 	}
+	// A PostgreSQL URL is not a path to stat: the database must exist, and
+	// store.Open says so when it does not.
+	const pg = "postgres://sync@db.internal:5432/virtumancer?sslmode=verify-full"
+	if cfg, err := parseServe(nil, getenv(map[string]string{envDatabase: pg}), io.Discard); err != nil || cfg.database != pg {
+		t.Errorf("postgres URL: %+v, %v", cfg, err)
+	}
+	if cfg, err := parseDrift([]string{"--database", pg}, getenv(nil), io.Discard); err != nil || cfg.database != pg {
+		t.Errorf("drift with a postgres URL: %+v, %v", cfg, err)
+	}
 	if _, err := parseServe([]string{"--help"}, getenv(nil), io.Discard); !errors.Is(err, flag.ErrHelp) {
 		t.Errorf("--help: %v", err)
 	}

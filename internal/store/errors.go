@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"strings"
 
 	"zombiezen.com/go/sqlite"
 )
@@ -32,6 +33,10 @@ var (
 
 	errClosed = errors.New("store is closed")
 
+	// errConnLost marks a PostgreSQL connection found broken when a
+	// transaction began; it is retried on a new one.
+	errConnLost = errors.New("the connection to PostgreSQL was lost")
+
 	// errLockWait marks a BEGIN IMMEDIATE that waited BusyTimeout in vain;
 	// it is retried like SQLITE_BUSY.
 	errLockWait = errors.New("timed out waiting for the write lock")
@@ -49,6 +54,9 @@ func (s *Store) sqlErr(op string, err error) error {
 	if err == nil {
 		return nil
 	}
+	if s.pg != nil {
+		return s.pgErr(op, err)
+	}
 	switch sqlite.ErrCode(err).ToPrimary() {
 	case sqlite.ResultReadOnly, sqlite.ResultPerm:
 		return s.permErr(op, err)
@@ -62,12 +70,30 @@ func (s *Store) sqlErr(op string, err error) error {
 	return s.errf("%s: %w", op, err)
 }
 
+// pgErr wraps an error from PostgreSQL for op. Its text never holds a
+// password (pgx names user, host and database, never the password), but
+// a text quoting a connection string is redacted anyway.
+func (s *Store) pgErr(op string, err error) error {
+	switch pgCode(err) {
+	case "25006", "42501": // read_only_sql_transaction, insufficient_privilege
+		return s.permErr(op, err)
+	}
+	if strings.Contains(strings.ToLower(err.Error()), "password=") {
+		return s.errf("%s: %s", op, dsnPassword.ReplaceAllString(err.Error(), "${1}xxxxx"))
+	}
+	return s.errf("%s: %w", op, err)
+}
+
 // permErr explains a refused write: either we opened the store read-only,
 // or SQLite could not write the file or its directory (for the -wal and
 // -shm files next to it).
 func (s *Store) permErr(op string, err error) error {
 	if s.opts.ReadOnly {
 		return s.errf("%s: %w: it was opened with Options.ReadOnly; open it read-write to change it", op, ErrReadOnly)
+	}
+	if s.pg != nil {
+		return s.errf("%s: %w: PostgreSQL refused the write (%w); connect as a role that may write the store's tables "+
+			"(and create tables in the schema for the first migration), or fix the grants", op, ErrReadOnly, err)
 	}
 	return s.errf("%s: %w: the file or its directory is not writable by this process (%w); "+
 		"fix the permissions so this user can write %s (and its -wal and -shm files) and create files in %s",
@@ -77,11 +103,15 @@ func (s *Store) permErr(op string, err error) error {
 // isBusy reports whether err means another connection holds a lock, the
 // only errors worth retrying a whole transaction for.
 func isBusy(err error) bool {
+	switch pgCode(err) {
+	case "55P03", "40001", "40P01": // lock_not_available, serialization_failure, deadlock_detected
+		return true
+	}
 	switch sqlite.ErrCode(err).ToPrimary() {
 	case sqlite.ResultBusy, sqlite.ResultLocked:
 		return true
 	}
-	return errors.Is(err, errLockWait)
+	return errors.Is(err, errLockWait) || errors.Is(err, errConnLost)
 }
 
 // ctxErr wraps ctx's error for op; call it once ctx is done.
@@ -108,4 +138,20 @@ func (e *busyError) Unwrap() []error { return []error{ErrBusy, e.cause} }
 // both alike; data sources tell them apart.
 func Absent(err error) bool {
 	return errors.Is(err, ErrNotFound) || errors.Is(err, ErrNoStore)
+}
+
+// kind is what the store is, for messages: "file" or "database".
+func (s *Store) kind() string {
+	if s.pg != nil {
+		return "database"
+	}
+	return "file"
+}
+
+// locationWord is what the user sets to point at the store.
+func (s *Store) locationWord() string {
+	if s.pg != nil {
+		return "URL"
+	}
+	return "path"
 }

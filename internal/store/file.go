@@ -43,8 +43,12 @@ func checkPath(path string) (string, error) {
 
 // ensureFile creates a missing store file ourselves so it gets mode 0600
 // whatever the umask (SQLite would create it 0644). The chmod after create
-// covers a umask that strips owner bits.
+// covers a umask that strips owner bits. A PostgreSQL database is never
+// created by us.
 func (s *Store) ensureFile() error {
+	if s.pg != nil {
+		return nil
+	}
 	_, err := os.Stat(s.path)
 	if err == nil {
 		return nil
@@ -82,7 +86,7 @@ func (s *Store) CheckFile() error {
 	switch {
 	case s.closed:
 		return s.errf("%w; open it again", errClosed)
-	case s.h == nil:
+	case s.h == nil, s.pg != nil: // a database has no file to lose
 		return nil
 	}
 	fi, err := os.Stat(s.path)
@@ -134,18 +138,19 @@ func (s *Store) Reopen(ctx context.Context) error {
 // anyone's) would read them as if they belonged to the new file. A
 // read-only store cannot write them and leaves them.
 func (s *Store) emptyWAL(ctx context.Context, h *handle) error {
-	if s.opts.ReadOnly {
+	if s.opts.ReadOnly || h.pg != nil {
 		return nil
 	}
 	return s.retry(ctx, "checkpoint the WAL before reopening", func() error {
 		// On the writer: it has the WAL open already, which a connection
 		// that never read the file could no longer do once it is deleted.
 		// s.mu is held exclusively, so no transaction is using it.
-		conn, release, err := s.conn(ctx, h, true)
+		tc, release, err := s.conn(ctx, h, true)
 		if err != nil {
 			return s.errf("checkpoint the WAL before reopening: %w", err)
 		}
 		defer release()
+		conn := tc.(*sqliteConn).c
 		// The first TRUNCATE after writes copies the frames but often
 		// reports busy, and the next one truncates at once: wait briefly
 		// and let the retry loop ask again.
@@ -170,6 +175,9 @@ func (s *Store) emptyWAL(ctx context.Context, h *handle) error {
 // connection). A read-only store, which never writes, gives DataVersion.
 func (s *Store) ForeignDataVersion(ctx context.Context) (int64, error) {
 	return s.version(ctx, func(h *handle) (int64, error) {
+		if h.pg != nil {
+			return h.pg.feed.foreign.Load(), nil
+		}
 		if h.writer == nil {
 			return h.dv.read(s)
 		}
@@ -194,7 +202,28 @@ func (s *Store) ForeignDataVersion(ctx context.Context) (int64, error) {
 // processes and start over after Reopen, which callers should treat as a
 // change in itself.
 func (s *Store) DataVersion(ctx context.Context) (int64, error) {
-	return s.version(ctx, func(h *handle) (int64, error) { return h.dv.read(s) })
+	return s.version(ctx, func(h *handle) (int64, error) { return h.dataVersion(s) })
+}
+
+// HostsDataVersion moves when the hosts table may have changed: on
+// PostgreSQL, whenever a statement changed it (or the change feed
+// reconnected); on SQLite, whenever anything changed (DataVersion). Compare
+// values for equality only.
+func (s *Store) HostsDataVersion(ctx context.Context) (int64, error) {
+	return s.version(ctx, func(h *handle) (int64, error) {
+		if h.pg != nil {
+			return h.pg.feed.hosts.Load(), nil
+		}
+		return h.dv.read(s)
+	})
+}
+
+// dataVersion is DataVersion on h.
+func (h *handle) dataVersion(s *Store) (int64, error) {
+	if h.pg != nil {
+		return h.pg.feed.all.Load(), nil
+	}
+	return h.dv.read(s)
 }
 
 // version reads a data version with fn on the open handle.

@@ -12,9 +12,11 @@ import (
 	"zombiezen.com/go/sqlite/sqlitex"
 )
 
-// handle is one opening of the file: its connections, the identity of the
+// handle is one opening of the store: its connections, the identity of the
 // file they opened and what we know of its schema. Reopen replaces it whole.
+// On PostgreSQL, pg holds the connections and the SQLite fields are unset.
 type handle struct {
+	pg   *pgHandle
 	pool *sqlitex.Pool
 	// file is the stat of the file the pool opened (device and inode). The
 	// pool opens every connection up front and keeps them, so the inode
@@ -82,6 +84,14 @@ func (s *Store) dialHandle() (*handle, error) {
 	return h, nil
 }
 
+// openAny opens the store's connections, of either dialect.
+func (s *Store) openAny(ctx context.Context) (*handle, error) {
+	if s.pg != nil {
+		return s.openPG(ctx)
+	}
+	return s.openHandle()
+}
+
 // statFile stats the store file; a missing file is ErrNoStore, explained
 // for the mode the store was opened in.
 func (s *Store) statFile() (os.FileInfo, error) {
@@ -102,6 +112,10 @@ func (s *Store) statFile() (os.FileInfo, error) {
 // close closes h's connections; nothing may be using them (Store.mu is
 // held exclusively).
 func (h *handle) close(s *Store) error {
+	if h.pg != nil {
+		h.pg.close()
+		return nil
+	}
 	dvErr := errors.Join(h.dv.close(), h.writer.close())
 	if err := h.pool.Close(); err != nil {
 		return s.sqlErr("close", err)
@@ -118,7 +132,7 @@ func (s *Store) loadLocked(ctx context.Context) error {
 	if s.h != nil {
 		return nil
 	}
-	h, err := s.openHandle()
+	h, err := s.openAny(ctx)
 	if err != nil {
 		return err
 	}
@@ -232,6 +246,9 @@ func (s *Store) prepareConn(conn *sqlite.Conn) error {
 // we may not write keeps its mode: reads still work and writes report the
 // permission problem.
 func (s *Store) enableWAL(ctx context.Context, h *handle) error {
+	if h.pg != nil {
+		return nil
+	}
 	return s.retry(ctx, "enable WAL journal", func() error {
 		conn, err := h.pool.Take(ctx)
 		if err != nil {

@@ -29,7 +29,7 @@ func (s *Store) ReadHostRows(ctx context.Context, hostID string) (HostRows, erro
 	defer s.mu.RUnlock()
 	// Read before the snapshot begins: a commit between the two moves it,
 	// so Current can only err on the side of "changed".
-	v, err := h.dv.read(s)
+	v, err := h.dataVersion(s)
 	if err != nil {
 		return HostRows{}, err
 	}
@@ -58,6 +58,11 @@ func (tx *Tx) Current(rows HostRows) (bool, error) {
 	}
 	if rows.h == nil || rows.h != tx.h {
 		return false, nil // never read, or read from the file before a Reopen
+	}
+	if tx.h.pg != nil {
+		// PostgreSQL's change feed arrives after the commit, so it cannot
+		// prove that nothing was committed: the caller lists again.
+		return false, nil
 	}
 	v, err := tx.h.dv.read(tx.s)
 	if err != nil {

@@ -3,9 +3,6 @@ package store
 import (
 	"context"
 	"fmt"
-	"time"
-
-	"zombiezen.com/go/sqlite"
 )
 
 // Host is a row of Virtumancer's hosts table.
@@ -19,7 +16,7 @@ func (tx *Tx) GetHost(id string) (Host, error) {
 	var h Host
 	found := false
 	err := tx.query(fmt.Sprintf("get host %q", id), "SELECT id, uri FROM hosts WHERE id = ?",
-		func(r *sqlite.Stmt) error { h, found = scanHost(r), true; return nil }, id)
+		func(r row) error { h, found = scanHost(r), true; return nil }, id)
 	if err == nil && !found {
 		err = tx.s.errf("host %q: %w", id, ErrNotFound)
 	}
@@ -30,7 +27,7 @@ func (tx *Tx) GetHost(id string) (Host, error) {
 func (tx *Tx) ListHosts() ([]Host, error) {
 	var hosts []Host
 	err := tx.query("list hosts", "SELECT id, uri FROM hosts ORDER BY id",
-		func(r *sqlite.Stmt) error { hosts = append(hosts, scanHost(r)); return nil })
+		func(r row) error { hosts = append(hosts, scanHost(r)); return nil })
 	return hosts, err
 }
 
@@ -68,7 +65,7 @@ func (tx *Tx) DeleteHost(id string) (softDeletedVMs int, err error) {
 		return 0, err
 	}
 	err = tx.exec(op, "UPDATE virtual_machines SET deleted_at = ? WHERE host_id = ? AND deleted_at IS NULL",
-		FormatTime(time.Now()), id)
+		tx.now(), id)
 	if err != nil {
 		return 0, err
 	}
@@ -92,8 +89,8 @@ func (tx *Tx) validHost(op string, h Host) error {
 	return nil
 }
 
-func scanHost(r *sqlite.Stmt) Host {
-	return Host{ID: r.ColumnText(0), URI: r.ColumnText(1)}
+func scanHost(r row) Host {
+	return Host{ID: r.Text(0), URI: r.Text(1)}
 }
 
 // GetHost returns the host with this id, or an error wrapping ErrNotFound.

@@ -4,10 +4,6 @@ import (
 	"context"
 	"slices"
 	"strings"
-	"time"
-
-	"zombiezen.com/go/sqlite"
-	"zombiezen.com/go/sqlite/sqlitex"
 )
 
 // virtumancerSchema is Virtumancer's DDL exactly as GORM emitted it (see
@@ -15,7 +11,7 @@ import (
 // GORM's order. SQLite keeps this text verbatim in sqlite_master and GORM's
 // migrator compares against it, so it must stay byte-for-byte identical.
 // Creating virtual_machines (AUTOINCREMENT) also creates sqlite_sequence.
-var virtumancerSchema = []struct{ kind, name, sql string }{
+var virtumancerSchema = []schemaObject{
 	{"table", "hosts", "CREATE TABLE `hosts` (`id` text,`uri` text,PRIMARY KEY (`id`))"},
 	{"table", "virtual_machines", "CREATE TABLE `virtual_machines` (`id` integer PRIMARY KEY AUTOINCREMENT,`created_at` datetime,`updated_at` datetime,`deleted_at` datetime,`name` text,`host_id` text,`config_json` text)"},
 	{"index", "idx_vm_host_name", "CREATE UNIQUE INDEX `idx_vm_host_name` ON `virtual_machines`(`name`,`host_id`)"},
@@ -26,12 +22,17 @@ var virtumancerSchema = []struct{ kind, name, sql string }{
 // a table without them is not a store we understand.
 var vmColumns = []string{"id", "created_at", "updated_at", "deleted_at", "name", "host_id", "config_json"}
 
+// schemaObject is one of Virtumancer's tables or indexes.
+type schemaObject struct{ kind, name, sql string }
+
 // migration is one step of our own schema. Migrations are append-only:
-// never edit or reorder a released one, add a new version instead.
+// never edit or reorder a released one, add a new version instead. The
+// list is one for both dialects; each step has its DDL for each (see
+// pgMigrations for PostgreSQL's).
 type migration struct {
 	version int
 	name    string
-	stmts   []string
+	stmts   []string // SQLite
 }
 
 // Each statement is kept on one line so that `sqlite3 FILE .schema | grep -v
@@ -107,12 +108,12 @@ func (s *Store) readOnlySchema(st schemaState) error {
 func (tx *Tx) schemaState() (schemaState, error) {
 	st := schemaState{applied: map[int]string{}}
 	present := map[string]bool{}
-	err := tx.query("read schema", "SELECT name FROM sqlite_master WHERE type IN ('table', 'index')",
-		func(r *sqlite.Stmt) error { present[r.ColumnText(0)] = true; return nil })
+	err := tx.query("read schema", tx.s.dialect().schemaQuery,
+		func(r row) error { present[r.Text(0)] = true; return nil })
 	if err != nil {
 		return st, err
 	}
-	for _, o := range virtumancerSchema {
+	for _, o := range tx.s.dialect().virtumancer {
 		if !present[o.name] {
 			st.missing = append(st.missing, o.kind+" "+o.name)
 		}
@@ -126,7 +127,7 @@ func (tx *Tx) schemaState() (schemaState, error) {
 		return st, nil
 	}
 	err = tx.query("read vmsync_migrations", "SELECT version, name FROM vmsync_migrations",
-		func(r *sqlite.Stmt) error { st.applied[r.ColumnInt(0)] = r.ColumnText(1); return nil })
+		func(r row) error { st.applied[r.Int(0)] = r.Text(1); return nil })
 	if err != nil {
 		return st, err
 	}
@@ -151,8 +152,8 @@ func (tx *Tx) checkHistory(st schemaState) error {
 // than failing later on every query.
 func (tx *Tx) checkVMColumns() error {
 	have := map[string]bool{}
-	err := tx.query("read virtual_machines columns", "SELECT name FROM pragma_table_info('virtual_machines')",
-		func(r *sqlite.Stmt) error { have[r.ColumnText(0)] = true; return nil })
+	err := tx.query("read virtual_machines columns", tx.s.dialect().columnsQuery,
+		func(r row) error { have[r.Text(0)] = true; return nil })
 	if err != nil {
 		return err
 	}
@@ -167,7 +168,8 @@ func (tx *Tx) checkVMColumns() error {
 // applySchema creates missing Virtumancer objects with GORM's exact DDL,
 // then applies our migrations in order, recording each.
 func (tx *Tx) applySchema(st schemaState) error {
-	for _, o := range virtumancerSchema {
+	d := tx.s.dialect()
+	for _, o := range d.virtumancer {
 		if !slices.Contains(st.missing, o.kind+" "+o.name) {
 			continue
 		}
@@ -175,7 +177,7 @@ func (tx *Tx) applySchema(st schemaState) error {
 			return err
 		}
 	}
-	if err := tx.execDDL("create vmsync_migrations", createMigrationsTable); err != nil {
+	if err := tx.execDDL("create vmsync_migrations", d.migrationsTable); err != nil {
 		return err
 	}
 	for _, m := range migrations {
@@ -192,19 +194,11 @@ func (tx *Tx) applyMigration(st schemaState, m migration) error {
 		return nil
 	}
 	op := "apply migration " + m.name
-	for _, stmt := range m.stmts {
+	for _, stmt := range tx.s.dialect().ddl(m) {
 		if err := tx.execDDL(op, stmt); err != nil {
 			return err
 		}
 	}
 	return tx.exec(op, "INSERT INTO vmsync_migrations (version, name, applied_at) VALUES (?, ?, ?)",
-		m.version, m.name, FormatTime(time.Now()))
-}
-
-// execDDL runs DDL uncached: each statement runs once per file.
-func (tx *Tx) execDDL(op, sql string) error {
-	if err := tx.usable(op, true); err != nil {
-		return err
-	}
-	return tx.s.sqlErr(op, sqlitex.ExecuteTransient(tx.conn, sql, nil))
+		m.version, m.name, tx.now())
 }

@@ -97,7 +97,7 @@ func TestCreateOnWriteFixtureReadsNothingRecorded(t *testing.T) {
 	err = s.Read(bg, func(tx *Tx) error {
 		return tx.query("join", "SELECT count(*) || ':' || count(st.name) FROM virtual_machines v "+
 			"LEFT JOIN vmsync_vm_status st ON st.host_id = v.host_id AND st.name = v.name WHERE v.deleted_at IS NULL",
-			func(r *sqlite.Stmt) error { joined = r.ColumnText(0); return nil })
+			func(r row) error { joined = r.Text(0); return nil })
 	})
 	if err != nil || joined != "2:0" {
 		t.Fatalf("join = %q, %v", joined, err)

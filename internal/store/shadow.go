@@ -61,11 +61,19 @@ func (sh *shadowState) complete() {
 }
 
 // prepare gives conn the temp copies a read needs on the current view, or
-// none for a write or a complete file.
-func (sh *shadowState) prepare(s *Store, conn *sqlite.Conn, read bool) (shadowView, error) {
+// none for a write or a complete file. PostgreSQL has no copies: check
+// refuses a read of a database that lacks some of our migrations.
+func (sh *shadowState) prepare(s *Store, tc txConn, read bool) (shadowView, error) {
 	sh.mu.Lock()
+	sv := shadowView{pending: read && sh.pending, view: sh.view}
+	sc, isSQLite := tc.(*sqliteConn)
+	if !isSQLite {
+		sh.mu.Unlock()
+		return sv, nil
+	}
+	conn := sc.c
 	built, has := sh.conns[conn]
-	gen, sv := sh.gen, shadowView{pending: read && sh.pending, view: sh.view}
+	gen := sh.gen
 	sh.mu.Unlock()
 	if has && (!sv.pending || built != gen) {
 		if err := dropShadow(s, conn); err != nil {
@@ -113,10 +121,28 @@ func (sh *shadowState) check(tx *Tx, sv shadowView) error {
 		return errSchemaChanged
 	}
 	if len(st.missing) > 0 {
-		return tx.s.errf("%w: the file lacks Virtumancer's tables (missing %s); the first apply of a virtumancer_host creates them (or check the database path)",
-			ErrNoStore, strings.Join(st.missing, ", "))
+		return tx.s.errf("%w: the %s lacks Virtumancer's tables (missing %s); the first apply of a virtumancer_host creates them (or check the database %s)",
+			ErrNoStore, tx.s.kind(), strings.Join(st.missing, ", "), tx.s.locationWord())
+	}
+	if tx.s.pg != nil && !st.hasAll() {
+		// Reads never change the store, and PostgreSQL gets no temp
+		// copies: such a database (migrated by an older build) is read
+		// once a write, or a read-write open, has migrated it.
+		return tx.s.errf("the database lacks migrations of this build (%s); reads do not change it: "+
+			"the first write (an apply or a sync), or opening it read-write, applies them", pendingMigrations(st))
 	}
 	return nil
+}
+
+// pendingMigrations names the migrations st lacks.
+func pendingMigrations(st schemaState) string {
+	var names []string
+	for _, m := range migrations {
+		if _, ok := st.applied[m.version]; !ok {
+			names = append(names, fmt.Sprintf("%d %s", m.version, m.name))
+		}
+	}
+	return strings.Join(names, ", ")
 }
 
 func sameSchema(a, b schemaState) bool {

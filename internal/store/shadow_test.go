@@ -5,8 +5,6 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-
-	"zombiezen.com/go/sqlite"
 )
 
 func TestShadowStmts(t *testing.T) {
@@ -90,7 +88,7 @@ func TestShadowPartialMigration(t *testing.T) {
 		err := s.Read(bg, func(tx *Tx) error {
 			return tx.query("join", "SELECT count(*) || ':' || count(e.vm_id) FROM virtual_machines v "+
 				"LEFT JOIN vmsync_extra e ON e.vm_id = v.id WHERE v.deleted_at IS NULL",
-				func(r *sqlite.Stmt) error { got = r.ColumnText(0); return nil })
+				func(r row) error { got = r.Text(0); return nil })
 		})
 		if err != nil {
 			t.Fatalf("join: %v", err)

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/virtumancer/terraform-provider-virtumancer/internal/vminfo"
-	"zombiezen.com/go/sqlite"
 )
 
 // VMStatus is what the sync service last saw of a VM (vmsync_vm_status):
@@ -59,7 +58,7 @@ func (tx *Tx) PutVMStatus(st VMStatus) error {
 VALUES (?, ?, ?, ?, ?, ?, ?)
 ON CONFLICT (host_id, name) DO UPDATE SET live_json = excluded.live_json, drift_json = excluded.drift_json,
 	drifted = excluded.drifted, state = excluded.state, observed_at = excluded.observed_at`,
-		st.HostID, st.Name, string(live), string(drift), len(st.Drift) > 0, st.State, FormatTime(st.ObservedAt))
+		st.HostID, st.Name, string(live), string(drift), len(st.Drift) > 0, st.State, tx.stampArg(st.ObservedAt))
 }
 
 // DeleteVMStatus removes one VM's status; removing an absent one is no error.
@@ -80,7 +79,7 @@ func (tx *Tx) ListVMStatus(hostID string) ([]VMStatus, error) {
 
 // ListDrifted returns the statuses with drift, ordered by host then name.
 func (tx *Tx) ListDrifted() ([]VMStatus, error) {
-	return tx.listVMStatus("list drifted vms", "WHERE drifted = 1 ORDER BY host_id, name")
+	return tx.listVMStatus("list drifted vms", "WHERE drifted = TRUE ORDER BY host_id, name")
 }
 
 // PutHostStatus inserts or replaces the status of one host.
@@ -92,14 +91,14 @@ func (tx *Tx) PutHostStatus(st HostStatus) error {
 	return tx.exec(op, `INSERT INTO vmsync_host_status (`+hostStatusCols+`) VALUES (?, ?, ?, ?, ?, ?)
 ON CONFLICT (host_id) DO UPDATE SET connected = excluded.connected, last_sync_at = excluded.last_sync_at,
 	last_error = excluded.last_error, last_error_at = excluded.last_error_at, vm_count = excluded.vm_count`,
-		st.HostID, st.Connected, optTime(st.LastSyncAt), optText(st.LastError), optTime(st.LastErrorAt), st.VMCount)
+		st.HostID, st.Connected, tx.optTime(st.LastSyncAt), optText(st.LastError), tx.optTime(st.LastErrorAt), st.VMCount)
 }
 
 // ListHostStatus returns every host status, ordered by host id.
 func (tx *Tx) ListHostStatus() ([]HostStatus, error) {
 	var out []HostStatus
 	err := tx.query("list host status", "SELECT "+hostStatusCols+" FROM vmsync_host_status ORDER BY host_id",
-		func(r *sqlite.Stmt) error {
+		func(r row) error {
 			st, err := tx.scanHostStatus(r)
 			out = append(out, st)
 			return err
@@ -110,7 +109,7 @@ func (tx *Tx) ListHostStatus() ([]HostStatus, error) {
 func (tx *Tx) listVMStatus(op, where string, args ...any) ([]VMStatus, error) {
 	var out []VMStatus
 	err := tx.query(op, "SELECT "+vmStatusCols+" FROM vmsync_vm_status "+where,
-		func(r *sqlite.Stmt) error {
+		func(r row) error {
 			st, err := tx.scanVMStatus(r)
 			out = append(out, st)
 			return err
@@ -120,14 +119,14 @@ func (tx *Tx) listVMStatus(op, where string, args ...any) ([]VMStatus, error) {
 
 // scanVMStatus reads a row in vmStatusCols order. These rows are ours, so
 // bad JSON means real corruption and is an error, naming the row.
-func (tx *Tx) scanVMStatus(r *sqlite.Stmt) (VMStatus, error) {
-	st := VMStatus{HostID: r.ColumnText(0), Name: r.ColumnText(1), State: r.ColumnInt(4)}
+func (tx *Tx) scanVMStatus(r row) (VMStatus, error) {
+	st := VMStatus{HostID: r.Text(0), Name: r.Text(1), State: r.Int(4)}
 	where := rowRef{table: "vmsync_vm_status", id: -1, host: st.HostID, vm: st.Name}
 	var err error
-	if st.Live, err = tx.s.lives.decode(r.ColumnText(2), tx.s.liveInfo); err != nil {
+	if st.Live, err = tx.s.lives.decode(r.Text(2), tx.s.liveInfo); err != nil {
 		return st, tx.s.errf("%s: live_json: %w; delete the row, the sync service rewrites it", where, err)
 	}
-	if err := unmarshalOpt(r.ColumnText(3), &st.Drift); err != nil {
+	if err := unmarshalOpt(r.Text(3), &st.Drift); err != nil {
 		return st, tx.s.errf("%s: drift_json: %w; delete the row, the sync service rewrites it", where, err)
 	}
 	t, _, err := tx.timeCol(r, 5, where, "observed_at")
@@ -135,12 +134,12 @@ func (tx *Tx) scanVMStatus(r *sqlite.Stmt) (VMStatus, error) {
 	return st, err
 }
 
-func (tx *Tx) scanHostStatus(r *sqlite.Stmt) (HostStatus, error) {
+func (tx *Tx) scanHostStatus(r row) (HostStatus, error) {
 	st := HostStatus{
-		HostID:    r.ColumnText(0),
-		Connected: r.ColumnBool(1),
-		LastError: r.ColumnText(3),
-		VMCount:   r.ColumnInt(5),
+		HostID:    r.Text(0),
+		Connected: r.Bool(1),
+		LastError: r.Text(3),
+		VMCount:   r.Int(5),
 	}
 	where := rowRef{table: "vmsync_host_status", id: -1, host: st.HostID, hostOnly: true}
 	var err error
@@ -151,7 +150,7 @@ func (tx *Tx) scanHostStatus(r *sqlite.Stmt) (HostStatus, error) {
 	return st, err
 }
 
-func (tx *Tx) optTimeCol(r *sqlite.Stmt, col int, where rowRef, name string) (*time.Time, error) {
+func (tx *Tx) optTimeCol(r row, col int, where rowRef, name string) (*time.Time, error) {
 	t, set, err := tx.timeCol(r, col, where, name)
 	if !set || err != nil {
 		return nil, err
@@ -160,11 +159,17 @@ func (tx *Tx) optTimeCol(r *sqlite.Stmt, col int, where rowRef, name string) (*t
 }
 
 // optTime and optText map "unset" to NULL (a nil arg binds NULL).
-func optTime(t *time.Time) any {
+func (tx *Tx) optTime(t *time.Time) any {
 	if t == nil || t.IsZero() {
 		return nil
 	}
-	return FormatTime(*t)
+	return tx.stampArg(*t)
+}
+
+// stampArg is t as a timestamp argument.
+func (tx *Tx) stampArg(t time.Time) any {
+	arg, _ := tx.stamp(t)
+	return arg
 }
 
 func optText(s string) any {

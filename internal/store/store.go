@@ -2,6 +2,14 @@
 // (hosts, virtual_machines), left exactly as GORM created them, and our
 // vmsync_* tables, created by append-only migrations.
 //
+// Open also takes a postgres:// URL: the same tables in PostgreSQL, as
+// GORM's postgres driver creates them, behind the same API. The SQL is
+// written once (conn.go: txConn and row are what differs per dialect);
+// pg.go, pgfeed.go and dialect.go hold PostgreSQL's side, and
+// docs/dev/POSTGRES.md explains the mapping, the write lock and the change
+// feed. The rest of this comment speaks of the file; on PostgreSQL the
+// same holds of the database unless pg.go says otherwise.
+//
 // Several processes write the file at once (the provider, the sync service,
 // Virtumancer), so every write runs in BEGIN IMMEDIATE with a busy timeout
 // and a bounded retry of the whole transaction; callers never see
@@ -53,8 +61,6 @@ import (
 	"math/rand/v2"
 	"sync"
 	"time"
-
-	"zombiezen.com/go/sqlite"
 )
 
 // Options tune Open. The zero value gives the defaults.
@@ -98,7 +104,10 @@ func (o Options) withDefaults() Options {
 
 // Store is an open store file. It is safe for concurrent use.
 type Store struct {
+	// path is the file's absolute path, or the PostgreSQL URL redacted.
 	path string
+	// pg is set for a PostgreSQL store (see pg.go).
+	pg   *pgConfig
 	opts Options
 	// writeSem lets one in-process writer at a time attempt BEGIN IMMEDIATE:
 	// our own goroutines queue here instead of spinning in SQLite's busy
@@ -117,19 +126,32 @@ type Store struct {
 	records, lives parseMemo
 }
 
-// Open opens the store at path; what it creates or changes depends on opts
-// (see Options): by default it creates a missing file (mode 0600), switches
-// it to WAL, creates Virtumancer's tables if the file is new and applies our
-// pending migrations. The directory must exist.
-func Open(path string, opts Options) (*Store, error) {
-	abs, err := checkPath(path)
-	if err != nil {
-		return nil, err
+// Open opens the store at location, a SQLite file's path or a PostgreSQL
+// URL (postgres:// or postgresql://); what it creates or changes depends on
+// opts (see Options). A file: by default Open creates a missing file (mode
+// 0600), switches it to WAL, creates Virtumancer's tables if the file is
+// new and applies our pending migrations; the directory must exist. A
+// database must exist (Open never creates one); by default Open creates
+// the tables in it and migrates them.
+func Open(location string, opts Options) (*Store, error) {
+	opts = opts.withDefaults()
+	s := &Store{opts: opts, writeSem: make(chan struct{}, 1)}
+	if IsPostgresURL(location) {
+		cfg, shown, err := parsePostgres(location, opts)
+		if err != nil {
+			return nil, err
+		}
+		s.path, s.pg = shown, cfg
+	} else {
+		abs, err := checkPath(location)
+		if err != nil {
+			return nil, err
+		}
+		s.path = abs
 	}
 	if opts.ReadOnly && opts.CreateOnWrite {
-		return nil, fmt.Errorf("store %s: Options.ReadOnly and Options.CreateOnWrite exclude each other; set one", abs)
+		return nil, fmt.Errorf("store %s: Options.ReadOnly and Options.CreateOnWrite exclude each other; set one", s.path)
 	}
-	s := &Store{path: abs, opts: opts.withDefaults(), writeSem: make(chan struct{}, 1)}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err := s.openLocked(context.Background()); err != nil {
@@ -173,8 +195,12 @@ func (s *Store) Close() error {
 	return s.closeErr
 }
 
-// Path is the absolute path of the store file.
+// Path is the absolute path of the store file, or the PostgreSQL URL with
+// its password redacted: it is for messages, never for connecting.
 func (s *Store) Path() string { return s.path }
+
+// IsPostgres reports whether the store is a PostgreSQL database.
+func (s *Store) IsPostgres() bool { return s.pg != nil }
 
 // Write runs fn in a BEGIN IMMEDIATE transaction and commits it when fn
 // returns nil. On SQLITE_BUSY/LOCKED the whole transaction is rolled back
@@ -291,17 +317,38 @@ func (s *Store) attempt(ctx context.Context, h *handle, mode txMode, fn func(*Tx
 
 // conn is the connection a transaction runs on: the writer for a write
 // (the caller holds writeSem), else a pooled one. release gives it back.
-func (s *Store) conn(ctx context.Context, h *handle, write bool) (*sqlite.Conn, func(), error) {
+func (s *Store) conn(ctx context.Context, h *handle, write bool) (txConn, func(), error) {
+	if h.pg != nil {
+		return s.pgConnFor(ctx, h.pg, write)
+	}
 	if write && h.writer != nil {
 		c := h.writer.conn
 		c.SetInterrupt(ctx.Done()) // as Pool.Take does
-		return c, func() { c.SetInterrupt(nil) }, nil
+		return &sqliteConn{s: s, c: c}, func() { c.SetInterrupt(nil) }, nil
 	}
 	c, err := h.pool.Take(ctx)
 	if err != nil {
 		return nil, nil, s.errf("take a connection: %w", err)
 	}
-	return c, func() { h.pool.Put(c) }, nil
+	return &sqliteConn{s: s, c: c}, func() { h.pool.Put(c) }, nil
+}
+
+func (s *Store) pgConnFor(ctx context.Context, ph *pgHandle, write bool) (txConn, func(), error) {
+	if write && ph.writer != nil {
+		c, err := ph.writer.get(ctx)
+		if err != nil {
+			return nil, nil, err
+		}
+		return &pgConn{s: s, ctx: ctx, c: c}, func() {}, nil
+	}
+	pc, err := ph.pool.Acquire(ctx)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, nil, s.ctxErr(ctx, "take a connection")
+		}
+		return nil, nil, s.pgConnErr("take a connection", err)
+	}
+	return &pgConn{s: s, ctx: ctx, c: pc.Conn()}, pc.Release, nil
 }
 
 // retry runs attempt until it succeeds, fails for a reason other than a
@@ -317,14 +364,24 @@ func (s *Store) retry(ctx context.Context, op string, attempt func() error) erro
 			return s.errf("%s: %w while waiting for a lock held by another connection", op, ctx.Err())
 		}
 		if n >= s.opts.MaxRetries {
-			return &busyError{cause: err, msg: fmt.Sprintf("store %s: %s: %v: another connection held a lock on the database "+
-				"through %d attempts over %s; find the process keeping a transaction open on this file, or retry later",
-				s.path, op, ErrBusy, n+1, time.Since(start).Round(time.Millisecond))}
+			return s.busyErr(op, err, n+1, time.Since(start))
 		}
 		if sleepCtx(ctx, backoff(n)) != nil {
 			return s.ctxErr(ctx, op)
 		}
 	}
+}
+
+func (s *Store) busyErr(op string, err error, attempts int, took time.Duration) error {
+	took = took.Round(time.Millisecond)
+	if s.pg != nil {
+		return &busyError{cause: err, msg: fmt.Sprintf("store %s: %s: %v: another client held the store's write lock "+
+			"(advisory lock %d) through %d attempts over %s; find the session keeping a write transaction open "+
+			"(pg_stat_activity, pg_locks), or retry later", s.path, op, ErrBusy, PostgresWriteLockKey, attempts, took)}
+	}
+	return &busyError{cause: err, msg: fmt.Sprintf("store %s: %s: %v: another connection held a lock on the database "+
+		"through %d attempts over %s; find the process keeping a transaction open on this file, or retry later",
+		s.path, op, ErrBusy, attempts, took)}
 }
 
 // backoff doubles from 10ms up to 1s; the jitter (50-100%) stops writers

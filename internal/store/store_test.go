@@ -10,8 +10,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"zombiezen.com/go/sqlite"
 )
 
 func TestOpenFixtureReads(t *testing.T) {
@@ -324,8 +322,8 @@ func TestReadOnlyDirectoryExistingFile(t *testing.T) {
 func TestCommitsAreSynchronousNormal(t *testing.T) {
 	s := newStore(t)
 	pragma := func(tx *Tx) (n int, err error) {
-		err = tx.query("read synchronous", "PRAGMA synchronous", func(st *sqlite.Stmt) error {
-			n = st.ColumnInt(0)
+		err = tx.query("read synchronous", "PRAGMA synchronous", func(st row) error {
+			n = st.Int(0)
 			return nil
 		})
 		return n, err

@@ -2,9 +2,8 @@ package store
 
 import (
 	"context"
-
-	"zombiezen.com/go/sqlite"
-	"zombiezen.com/go/sqlite/sqlitex"
+	"errors"
+	"time"
 )
 
 // Tx is one transaction, valid only inside the Write or Read callback that
@@ -12,40 +11,20 @@ import (
 // context already bounds the whole transaction.
 type Tx struct {
 	s     *Store
-	h     *handle // the opening of the file conn belongs to
-	conn  *sqlite.Conn
+	h     *handle // the opening of the store conn belongs to
+	conn  txConn
 	write bool
 	done  bool
 }
 
-// begin opens the transaction. A write takes the write lock up front
-// (IMMEDIATE) so it can never fail later with a lock upgrade conflict
-// (SQLITE_BUSY_SNAPSHOT), which no busy timeout can wait out.
+// begin opens the transaction: see each dialect's begin.
 func (tx *Tx) begin(ctx context.Context) error {
-	tx.rollback() // a connection left inside a transaction would refuse BEGIN
-	if !tx.write {
-		return tx.s.sqlErr("begin read transaction", sqlitex.Execute(tx.conn, "BEGIN DEFERRED", nil))
+	err := tx.conn.begin(ctx, tx.write)
+	if errors.Is(err, errLockWait) {
+		return err // already says which lock and for how long
 	}
-	return tx.beginImmediate(ctx)
-}
-
-// beginImmediate waits for the write lock with zombiezen's busy handler,
-// which (unlike SQLite's busy timeout) gives up as soon as the connection's
-// interrupt channel closes: the wait ends at BusyTimeout or when ctx ends,
-// whichever is first, so a cancelled caller does not sit out the timeout.
-// Giving up surfaces as SQLITE_BUSY, which the retry loop handles. Statements
-// inside the transaction go back to the plain busy timeout.
-func (tx *Tx) beginImmediate(ctx context.Context) error {
-	wait, cancel := context.WithTimeout(ctx, tx.s.opts.BusyTimeout)
-	defer cancel()
-	tx.conn.SetBlockOnBusy()
-	old := tx.conn.SetInterrupt(wait.Done())
-	err := sqlitex.Execute(tx.conn, "BEGIN IMMEDIATE", nil)
-	tx.conn.SetInterrupt(old)
-	tx.conn.SetBusyTimeout(tx.s.opts.BusyTimeout)
-	if err != nil && ctx.Err() == nil && wait.Err() != nil {
-		return tx.s.errf("begin write transaction: %w: another connection held the write lock for %s (%w)",
-			errLockWait, tx.s.opts.BusyTimeout, err)
+	if !tx.write {
+		return tx.s.sqlErr("begin read transaction", err)
 	}
 	return tx.s.sqlErr("begin write transaction", err)
 }
@@ -57,27 +36,16 @@ func (tx *Tx) finish(errp *error) {
 	p := recover()
 	tx.done = true
 	if p == nil && *errp == nil {
-		err := sqlitex.Execute(tx.conn, "COMMIT", nil)
+		err := tx.conn.commit()
 		if err == nil {
 			return
 		}
 		*errp = tx.s.sqlErr("commit", err)
 	}
-	tx.rollback()
+	tx.conn.rollback()
 	if p != nil {
 		panic(p)
 	}
-}
-
-// rollback ends an open transaction even when the context was cancelled:
-// the interrupt is lifted for the ROLLBACK, then restored.
-func (tx *Tx) rollback() {
-	if tx.conn.AutocommitEnabled() {
-		return // nothing open, or SQLite already rolled back
-	}
-	old := tx.conn.SetInterrupt(nil)
-	defer tx.conn.SetInterrupt(old)
-	_ = sqlitex.ExecuteTransient(tx.conn, "ROLLBACK", nil)
 }
 
 // usable refuses use of a finished Tx and writes in a read transaction
@@ -99,22 +67,28 @@ func (tx *Tx) exec(op, query string, args ...any) error {
 	if err := tx.usable(op, true); err != nil {
 		return err
 	}
-	return tx.s.sqlErr(op, sqlitex.Execute(tx.conn, query, &sqlitex.ExecOptions{Args: args}))
+	return tx.s.sqlErr(op, tx.conn.exec(query, args))
 }
 
-// query calls row for each result row. An error from row is returned as is
-// (it is already ours); SQLite errors are wrapped for op.
-func (tx *Tx) query(op, query string, row func(*sqlite.Stmt) error, args ...any) error {
+// insertID runs an INSERT of one row and returns the row's id.
+func (tx *Tx) insertID(op, query string, args ...any) (int64, error) {
+	if err := tx.usable(op, true); err != nil {
+		return 0, err
+	}
+	id, err := tx.conn.insertID(query, args)
+	return id, tx.s.sqlErr(op, err)
+}
+
+// query calls fn for each result row. An error from fn is returned as is
+// (it is already ours); driver errors are wrapped for op.
+func (tx *Tx) query(op, query string, fn func(row) error, args ...any) error {
 	if err := tx.usable(op, false); err != nil {
 		return err
 	}
 	var rowErr error
-	err := sqlitex.Execute(tx.conn, query, &sqlitex.ExecOptions{
-		Args: args,
-		ResultFunc: func(st *sqlite.Stmt) error {
-			rowErr = row(st)
-			return rowErr
-		},
+	err := tx.conn.query(query, args, func(r row) error {
+		rowErr = fn(r)
+		return rowErr
 	})
 	if rowErr != nil {
 		return rowErr
@@ -122,8 +96,25 @@ func (tx *Tx) query(op, query string, row func(*sqlite.Stmt) error, args ...any)
 	return tx.s.sqlErr(op, err)
 }
 
+// execDDL runs a schema statement uncached: each runs once per store.
+func (tx *Tx) execDDL(op, sql string) error {
+	if err := tx.usable(op, true); err != nil {
+		return err
+	}
+	return tx.s.sqlErr(op, tx.conn.execDDL(sql))
+}
+
 // changes is the number of rows the last exec modified.
-func (tx *Tx) changes() int { return tx.conn.Changes() }
+func (tx *Tx) changes() int { return tx.conn.changes() }
+
+// stamp is t as an argument for a timestamp column and as it reads back.
+func (tx *Tx) stamp(t time.Time) (any, time.Time) { return tx.conn.stamp(t) }
+
+// now is the current time as a timestamp argument.
+func (tx *Tx) now() any {
+	arg, _ := tx.conn.stamp(time.Now())
+	return arg
+}
 
 // readVal runs fn in a Read and returns its value: the Store-level methods
 // are these one-line wrappers, so each operation has one implementation.

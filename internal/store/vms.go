@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/virtumancer/terraform-provider-virtumancer/internal/vminfo"
-	"zombiezen.com/go/sqlite"
 )
 
 // Where VM.Recorded was read from.
@@ -114,19 +113,19 @@ const vmSelect = "SELECT v.id, v.created_at, v.updated_at, v.deleted_at, v.name,
 func (tx *Tx) listVMs(op, where string, args ...any) ([]VM, error) {
 	var vms []VM
 	err := tx.query(op, vmSelect+where,
-		func(r *sqlite.Stmt) error { vms = append(vms, tx.scanVM(r)); return nil }, args...)
+		func(r row) error { vms = append(vms, tx.scanVM(r)); return nil }, args...)
 	return vms, err
 }
 
 // scanVM reads one row in vmSelect order. Bad data lands in ConfigErr,
 // RecordErr or TimeErr instead of failing, so listing never breaks on one
 // bad row.
-func (tx *Tx) scanVM(r *sqlite.Stmt) VM {
+func (tx *Tx) scanVM(r row) VM {
 	vm := VM{
-		ID:         r.ColumnInt64(0),
-		Name:       r.ColumnText(4),
-		HostID:     r.ColumnText(5),
-		ConfigJSON: r.ColumnText(6),
+		ID:         r.Int64(0),
+		Name:       r.Text(4),
+		HostID:     r.Text(5),
+		ConfigJSON: r.Text(6),
 	}
 	where := rowRef{table: "virtual_machines", id: vm.ID, host: vm.HostID, vm: vm.Name}
 	var cErr, uErr, dErr error
@@ -143,14 +142,14 @@ func (tx *Tx) scanVM(r *sqlite.Stmt) VM {
 
 // scanRecorded fills the Recorded fields from our row (columns 7-9), or
 // from config_json when there is none.
-func (tx *Tx) scanRecorded(r *sqlite.Stmt, vm *VM) {
-	if r.ColumnType(7) == sqlite.TypeNull {
+func (tx *Tx) scanRecorded(r row, vm *VM) {
+	if r.IsNull(7) {
 		vm.Recorded, vm.RecordedJSON, vm.RecordErr = vm.Config, vm.ConfigJSON, vm.ConfigErr
 		vm.RecordedFrom = RecordedFromConfigJSON
 		return
 	}
 	where := rowRef{table: "vmsync_recorded", id: vm.ID, host: vm.HostID, vm: vm.Name}
-	vm.RecordedFrom, vm.RecordedJSON = RecordedFromTable, r.ColumnText(8)
+	vm.RecordedFrom, vm.RecordedJSON = RecordedFromTable, r.Text(8)
 	if vm.ConfigErr == nil && vm.RecordedJSON == vm.ConfigJSON {
 		// The usual case (nothing rewrote config_json since we recorded
 		// it): the same text parses to the same value, so parse once.
@@ -178,20 +177,14 @@ func (tx *Tx) parseRecord(where rowRef, col, js string) (vminfo.VMInfo, error) {
 	return v, nil
 }
 
-// timeCol reads a DATETIME column: NULL (set=false), GORM or RFC 3339 text,
-// or integer Unix seconds, which some drivers store.
-func (tx *Tx) timeCol(r *sqlite.Stmt, col int, where rowRef, name string) (t time.Time, set bool, err error) {
-	switch r.ColumnType(col) {
-	case sqlite.TypeNull:
-		return time.Time{}, false, nil
-	case sqlite.TypeInteger:
-		return time.Unix(r.ColumnInt64(col), 0).UTC(), true, nil
-	}
-	t, err = ParseTime(r.ColumnText(col))
+// timeCol reads a timestamp column (see row.Time): NULL gives set=false,
+// and an unreadable value an error naming the row and column.
+func (tx *Tx) timeCol(r row, col int, where rowRef, name string) (t time.Time, set bool, err error) {
+	t, set, err = r.Time(col)
 	if err != nil {
 		err = tx.s.errf("%s: %s: %w; fix the column or delete the row", where, name, err)
 	}
-	return t, true, err
+	return t, set, err
 }
 
 // GetVM: see Tx.GetVM.

@@ -82,7 +82,7 @@ func (tx *Tx) insertIfAbsent(w vmWrite) (inserted, revived bool, vm VM, err erro
 func (tx *Tx) SoftDeleteVM(hostID, name string) error {
 	op := fmt.Sprintf("delete vm %q on host %q", name, hostID)
 	err := tx.exec(op, "UPDATE virtual_machines SET deleted_at = ? WHERE name = ? AND host_id = ? AND deleted_at IS NULL",
-		FormatTime(time.Now()), name, hostID)
+		tx.now(), name, hostID)
 	if err != nil {
 		return err
 	}
@@ -151,25 +151,23 @@ func (tx *Tx) encodeVMWrite(op, hostID, name string, cfg vminfo.VMInfo) (vmWrite
 }
 
 func (tx *Tx) insertVM(w vmWrite) (VM, error) {
-	now := FormatTime(time.Now())
-	err := tx.exec(w.op, "INSERT INTO virtual_machines (created_at, updated_at, deleted_at, name, host_id, config_json) VALUES (?, ?, NULL, ?, ?, ?)",
+	now, at := tx.stamp(time.Now())
+	id, err := tx.insertID(w.op, "INSERT INTO virtual_machines (created_at, updated_at, deleted_at, name, host_id, config_json) VALUES (?, ?, NULL, ?, ?, ?)",
 		now, now, w.name, w.hostID, w.js)
 	if err != nil {
 		return VM{}, err
 	}
-	id := tx.conn.LastInsertRowID()
 	if err := tx.writeRecorded(w, id, now); err != nil {
 		return VM{}, err
 	}
-	return tx.insertedVM(w, id, now)
+	return tx.insertedVM(w, id, at)
 }
 
 // insertedVM is the row insertVM just wrote, built from what it wrote
 // instead of read back (a first sync inserts thousands); it equals what
 // vmByID would return, which it still asks in the unlikely cases.
-func (tx *Tx) insertedVM(w vmWrite, id int64, now string) (VM, error) {
-	at, err := ParseTime(now)
-	if err != nil || strings.Contains(w.js, `\ufffd`) {
+func (tx *Tx) insertedVM(w vmWrite, id int64, at time.Time) (VM, error) {
+	if strings.Contains(w.js, `\ufffd`) {
 		// json.Marshal replaced invalid UTF-8: the text no longer
 		// parses back to w.cfg.
 		return tx.vmByID(w.op, id)
@@ -187,7 +185,7 @@ func (tx *Tx) insertedVM(w vmWrite, id int64, now string) (VM, error) {
 // recordVM writes a new recorded config into the current row and makes it
 // live.
 func (tx *Tx) recordVM(w vmWrite) (VM, error) {
-	now := FormatTime(time.Now())
+	now := tx.now()
 	err := tx.exec(w.op, "UPDATE virtual_machines SET config_json = ?, updated_at = ?, deleted_at = NULL WHERE id = ?",
 		w.js, now, w.cur.ID)
 	if err != nil {
@@ -202,7 +200,7 @@ func (tx *Tx) recordVM(w vmWrite) (VM, error) {
 // writeRecorded puts our copy of the record for row id. It also drops our
 // rows left for the same VM under another id (its old row was hard-deleted
 // by someone else), which the join would never match anyway.
-func (tx *Tx) writeRecorded(w vmWrite, id int64, now string) error {
+func (tx *Tx) writeRecorded(w vmWrite, id int64, now any) error {
 	err := tx.exec(w.op, `INSERT INTO vmsync_recorded (vm_id, host_id, name, config_json, recorded_at) VALUES (?, ?, ?, ?, ?)
 ON CONFLICT (vm_id) DO UPDATE SET host_id = excluded.host_id, name = excluded.name,
 	config_json = excluded.config_json, recorded_at = excluded.recorded_at`,

@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -372,7 +373,7 @@ func (e *Engine) managedHosts(ctx context.Context) ([]store.Host, error) {
 		if !found[id] {
 			return nil, &HintError{
 				Err:  fmt.Errorf("syncer: host %q is not in the store %s", id, e.Store.Path()),
-				Hint: "list the hosts with `sqlite3 " + e.Store.Path() + " 'select id, uri from hosts'` and check the --host value",
+				Hint: "list the hosts with `" + e.listHostsCommand() + "` and check the --host value",
 			}
 		}
 	}
@@ -410,4 +411,15 @@ func checkHost(tx *store.Tx, h store.Host) error {
 		return fmt.Errorf("syncer: host %q: %w", h.ID, errHostGone)
 	}
 	return err
+}
+
+// listHostsCommand is the shell command that lists the store's hosts. The
+// URL it names has no password (Path shows it as xxxxx): psql finds it in
+// PGPASSWORD or a password file, or asks.
+func (e *Engine) listHostsCommand() string {
+	if e.Store.IsPostgres() {
+		u := strings.Replace(e.Store.Path(), ":xxxxx@", "@", 1)
+		return "psql '" + u + "' -c 'select id, uri from hosts'"
+	}
+	return "sqlite3 " + e.Store.Path() + " 'select id, uri from hosts'"
 }

@@ -51,6 +51,9 @@ func Run(t *testing.T, b Backend) {
 		{"BusyGivesUp", BusyGivesUp},
 		{"TwoClients", TwoClients},
 		{"SyncStatus", SyncStatus},
+		{"IDsAndTimestamps", IDsAndTimestamps},
+		{"ChangeFeed", ChangeFeed},
+		{"NoLostUpdate", NoLostUpdate},
 	} {
 		t.Run(c.name, func(t *testing.T) { c.fn(t, b) })
 	}
@@ -455,6 +458,118 @@ func SyncStatus(t *testing.T, b Backend) {
 	if len(hs) != 2 || hs[0].HostID != "g" || hs[0].LastSyncAt != nil || hs[0].LastError != "refused" || !hs[0].LastErrorAt.Equal(at) ||
 		!hs[1].Connected || hs[1].VMCount != 2 || !hs[1].LastSyncAt.Equal(at) || hs[1].LastErrorAt != nil {
 		t.Fatalf("ListHostStatus = %+v", hs)
+	}
+}
+
+// IDsAndTimestamps: ids ascend and are never reused (a revive keeps its
+// row's id, a new row after a soft delete gets a new one); every timestamp
+// reads back equal to what was written, to the microsecond.
+func IDsAndTimestamps(t *testing.T, b Backend) {
+	s := b.Open(t, store.Options{})
+	a, err := s.UpsertVM(bg, "h", "a", Cfg("a", 1))
+	must(t, err)
+	bb, err := s.UpsertVM(bg, "h", "b", Cfg("b", 1))
+	must(t, err)
+	must(t, s.SoftDeleteVM(bg, "h", "b"))
+	c, err := s.UpsertVM(bg, "h", "c", Cfg("c", 1))
+	must(t, err)
+	revived, err := s.UpsertVM(bg, "h", "b", Cfg("b", 2))
+	must(t, err)
+	if a.ID >= bb.ID || bb.ID >= c.ID || revived.ID != bb.ID {
+		t.Fatalf("ids a=%d b=%d c=%d revived b=%d: want ascending, revive keeping b's", a.ID, bb.ID, c.ID, revived.ID)
+	}
+	for _, vm := range []store.VM{a, c, revived} {
+		got, err := s.GetVM(bg, "h", vm.Name)
+		must(t, err)
+		if !got.CreatedAt.Equal(vm.CreatedAt) || !got.UpdatedAt.Equal(vm.UpdatedAt) || !got.RecordedAt.Equal(vm.RecordedAt) {
+			t.Fatalf("%s reads back as created %v updated %v recorded %v; written %v %v %v", vm.Name,
+				got.CreatedAt, got.UpdatedAt, got.RecordedAt, vm.CreatedAt, vm.UpdatedAt, vm.RecordedAt)
+		}
+		if got.CreatedAt.Location() != time.UTC {
+			t.Fatalf("%s: created_at in %v, want UTC", vm.Name, got.CreatedAt.Location())
+		}
+	}
+	at := time.Date(2026, 5, 6, 7, 8, 9, 987654321, time.FixedZone("X", 2*3600))
+	must(t, s.PutVMStatus(bg, store.VMStatus{HostID: "h", Name: "a", Live: Cfg("a", 1), ObservedAt: at}))
+	st, err := s.ListVMStatus(bg, "h")
+	must(t, err)
+	if len(st) != 1 || !st[0].ObservedAt.Truncate(time.Microsecond).Equal(at.Truncate(time.Microsecond)) ||
+		st[0].ObservedAt.Sub(at).Abs() >= time.Microsecond {
+		t.Fatalf("observed_at = %+v, wrote %v", st, at)
+	}
+}
+
+// ChangeFeed: a commit by another client moves DataVersion and
+// ForeignDataVersion (within a second: PostgreSQL's feed is delivered after
+// the commit), a host change also HostsDataVersion; this store's own
+// commits move DataVersion but never ForeignDataVersion.
+func ChangeFeed(t *testing.T, b Backend) {
+	s1 := b.Open(t, store.Options{})
+	s2 := b.OpenAgain(t, s1, store.Options{})
+	version := func(f func(context.Context) (int64, error)) int64 {
+		t.Helper()
+		v, err := f(bg)
+		must(t, err)
+		return v
+	}
+	moves := func(what string, f func(context.Context) (int64, error), from int64) {
+		t.Helper()
+		for start := time.Now(); version(f) == from; time.Sleep(5 * time.Millisecond) {
+			if time.Since(start) > time.Second {
+				t.Fatalf("%s did not move within 1s", what)
+			}
+		}
+	}
+	all, foreign := version(s1.DataVersion), version(s1.ForeignDataVersion)
+	_, err := s1.UpsertVM(bg, "h", "own", Cfg("own", 1))
+	must(t, err)
+	moves("DataVersion after an own write", s1.DataVersion, all)
+	time.Sleep(300 * time.Millisecond) // a late notification would land by now
+	if v := version(s1.ForeignDataVersion); v != foreign {
+		t.Fatalf("ForeignDataVersion moved for this store's own write: %d -> %d", foreign, v)
+	}
+	hosts := version(s1.HostsDataVersion)
+	_, err = s2.UpsertVM(bg, "h", "other", Cfg("other", 1))
+	must(t, err)
+	moves("ForeignDataVersion after another client's write", s1.ForeignDataVersion, foreign)
+	foreign = version(s1.ForeignDataVersion)
+	must(t, s2.PutHost(bg, store.Host{ID: "new", URI: "test:///default"}))
+	moves("HostsDataVersion after another client added a host", s1.HostsDataVersion, hosts)
+	moves("ForeignDataVersion after another client added a host", s1.ForeignDataVersion, foreign)
+}
+
+// NoLostUpdate: two clients each run read-modify-write transactions on one
+// row (read memory, write it plus one); write transactions run one at a
+// time, so every increment lands.
+func NoLostUpdate(t *testing.T, b Backend) {
+	s1 := b.Open(t, store.Options{})
+	s2 := b.OpenAgain(t, s1, store.Options{})
+	_, err := s1.UpsertVM(bg, "h", "n", Cfg("n", 0))
+	must(t, err)
+	const each = 40
+	var wg sync.WaitGroup
+	for _, s := range []*store.Store{s1, s2} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range each {
+				noLockErr(t, "increment", s.Write(bg, func(tx *store.Tx) error {
+					vm, err := tx.GetVM("h", "n")
+					if err != nil {
+						return err
+					}
+					time.Sleep(time.Millisecond) // let the other client try to interleave
+					_, err = tx.UpsertVM("h", "n", Cfg("n", vm.Config.Memory+1))
+					return err
+				}))
+			}
+		}()
+	}
+	wg.Wait()
+	vm, err := s2.GetVM(bg, "h", "n")
+	must(t, err)
+	if vm.Config.Memory != 2*each {
+		t.Fatalf("memory = %d after %d increments: updates were lost", vm.Config.Memory, 2*each)
 	}
 }
 

@@ -20,6 +20,7 @@ import (
 	"github.com/digitalocean/go-libvirt"
 
 	"github.com/virtumancer/terraform-provider-virtumancer/internal/libvirttest"
+	"github.com/virtumancer/terraform-provider-virtumancer/internal/pgtest"
 	"github.com/virtumancer/terraform-provider-virtumancer/internal/store"
 	"github.com/virtumancer/terraform-provider-virtumancer/internal/vminfo"
 )
@@ -233,6 +234,25 @@ func NewStore(t testing.TB, hosts ...store.Host) *store.Store {
 		}
 	}
 	return st
+}
+
+// NewPostgresStore is NewStore on a PostgreSQL database of the test's own
+// (internal/pgtest); it also returns the database's URL, for a second
+// client. A test calling it needs PostgreSQL: a TestIntegration….
+func NewPostgresStore(t testing.TB, hosts ...store.Host) (*store.Store, string) {
+	t.Helper()
+	u := pgtest.NewDatabase(t, "sync")
+	st, err := store.Open(u, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = st.Close() })
+	for _, h := range hosts {
+		if err := st.CreateHost(context.Background(), h); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return st, u
 }
 
 // Eventually polls cond until it holds or within passes, and returns how
