@@ -14,7 +14,8 @@ import (
 // already syncs this store file.
 var ErrSyncClaimed = errors.New("another virtumancer-sync already syncs this store")
 
-// ClaimSync makes this process the one sync service of a SQLite store:
+// ClaimSync makes this process the one sync service of a SQLite store
+// (on PostgreSQL it claims nothing: replicas share hosts there, claims.go):
 // two daemons on one file would each sync every host and race each other's
 // writes, so the second one refuses to start (SPEC 7; several replicas need
 // PostgreSQL). The claim is an exclusive flock on "<store>.sync-lock",
@@ -25,6 +26,9 @@ var ErrSyncClaimed = errors.New("another virtumancer-sync already syncs this sto
 // release gives the claim up; the file stays, as removing it would race a
 // new claimant that already opened it.
 func (s *Store) ClaimSync() (release func() error, err error) {
+	if s.pg != nil { // replicas share a PostgreSQL store, host by host
+		return func() error { return nil }, nil
+	}
 	path := s.path + ".sync-lock"
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
