@@ -70,6 +70,7 @@ func parseServe(args []string, getenv func(string) string, help io.Writer) (serv
 	cfg := serveConfig{listen: "127.0.0.1:9464", resync: 5 * time.Minute, check: 15 * time.Second, logFormat: "text", logLevel: "info"}
 	fs := newFlagSet("virtumancer-sync", help, `Usage: virtumancer-sync [flags]
        virtumancer-sync drift [--json] [--database PATH] [--host ID]...
+       virtumancer-sync migrate --from SRC --to DST [--replace]
 
 Keeps a Virtumancer store in step with every libvirt host of its hosts table.`)
 	fs.StringVar(&cfg.database, "database", "", databaseUsage)

@@ -34,8 +34,13 @@ func main() {
 }
 
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
-	if len(args) > 0 && args[0] == "drift" {
-		return runDrift(ctx, args[1:], getenv, stdout, stderr)
+	if len(args) > 0 {
+		switch args[0] {
+		case "drift":
+			return runDrift(ctx, args[1:], getenv, stdout, stderr)
+		case "migrate":
+			return runMigrate(ctx, args[1:], stdout, stderr)
+		}
 	}
 	cfg, err := parseServe(args, getenv, stdout)
 	switch {
