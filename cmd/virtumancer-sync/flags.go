@@ -50,6 +50,7 @@ type serveConfig struct {
 	resync    time.Duration
 	check     time.Duration
 	once      bool
+	replica   string
 	hosts     []string
 	logFormat string
 	logLevel  string
@@ -79,6 +80,8 @@ Keeps a Virtumancer store in step with every libvirt host of its hosts table.`)
 	durationVar(fs, &cfg.check, "check-interval", "`interval` between cheap checks of each host's runtimes (autostart, state) for changes libvirt sends no event for")
 	fs.BoolVar(&cfg.once, "once", false, "sync every host once, print a summary and exit (non-zero if a host failed)")
 	hostsVar(fs, &cfg.hosts)
+	fs.StringVar(&cfg.replica, "replica", "", "this replica's `name` among the virtumancer-sync processes sharing a PostgreSQL store, "+
+		"shown in /api/v1/hosts (default hostname:pid)")
 	choiceVar(fs, &cfg.logFormat, "log-format", logFormats, "log `format`")
 	choiceVar(fs, &cfg.logLevel, "log-level", logLevels, "log `level`")
 	fs.StringVar(&cfg.token, "token", "", "bearer `token` for /metrics and /api/v1 (default $"+envToken+"; prefer the variable: flags show in ps)")
@@ -87,14 +90,26 @@ Keeps a Virtumancer store in step with every libvirt host of its hosts table.`)
 		return cfg, err
 	}
 	if fs.NArg() > 0 {
-		return cfg, badUsage("virtumancer-sync --help", "unexpected argument %q: the only subcommand is drift, and it must come first", fs.Arg(0))
+		return cfg, badUsage("virtumancer-sync --help", "unexpected argument %q: the subcommands are drift and migrate, and they must come first", fs.Arg(0))
 	}
 	if cfg.version {
 		return cfg, nil
 	}
 	cfg.database = orEnv(cfg.database, getenv(envDatabase))
 	cfg.token = orEnv(cfg.token, getenv(envToken))
+	if cfg.replica == "" {
+		cfg.replica = defaultReplica()
+	}
 	return cfg, cfg.validate()
+}
+
+// defaultReplica names this process uniquely on its machine.
+func defaultReplica() string {
+	host, err := os.Hostname()
+	if err != nil || host == "" {
+		host = "localhost"
+	}
+	return fmt.Sprintf("%s:%d", host, os.Getpid())
 }
 
 func (c serveConfig) validate() error {

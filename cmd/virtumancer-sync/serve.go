@@ -38,8 +38,15 @@ func serve(ctx context.Context, cfg serveConfig, log hclog.Logger, stdout io.Wri
 	pool := hypervisor.NewPool(hypervisor.Options{Logger: poolLogger(log.Named("libvirt"))})
 	defer closePool(pool, log)
 
+	claims, err := st.OpenClaims(ctx, cfg.replica, store.ClaimOptions{Logf: log.Named("claims").Info})
+	if err != nil {
+		return err
+	}
+	defer func() { err = errors.Join(err, claims.Close()) }()
+
 	eng := syncer.NewEngine(st, pool)
 	eng.Logger = log
+	eng.Claims = claims
 	eng.HostFilter = cfg.hosts
 	eng.ResyncInterval = cfg.resync
 	eng.CheckInterval = cfg.check
@@ -62,7 +69,7 @@ func daemon(ctx context.Context, cfg serveConfig, eng *syncer.Engine, log hclog.
 		}
 		log.Info("http listening", "addr", srv.ListenAddr(), "token", cfg.token != "")
 	}
-	log.Info("virtumancer-sync started", "version", version.Version, "database", eng.Store.Path(),
+	log.Info("virtumancer-sync started", "version", version.Version, "database", eng.Store.Path(), "replica", cfg.replica,
 		"resync", cfg.resync, "check_interval", cfg.check, "hosts", hostFilter(cfg.hosts))
 	var fatal error
 	select {

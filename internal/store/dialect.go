@@ -92,4 +92,10 @@ var pgMigrations = map[int][]string{
 		"CREATE INDEX vmsync_recorded_host_name ON vmsync_recorded (host_id, name)",
 		pgNotifyTrigger("vmsync_recorded"),
 	},
+	// No change-feed trigger: every replica rewrites its row each second,
+	// which is no change to the store anyone must re-check.
+	3: {
+		"CREATE TABLE vmsync_replicas (replica_id text PRIMARY KEY, backend_pid integer, started_at timestamptz NOT NULL, " +
+			"heartbeat_at timestamptz NOT NULL, hosts_json text NOT NULL DEFAULT '{}')",
+	},
 }

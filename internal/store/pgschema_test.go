@@ -41,7 +41,7 @@ func TestIntegrationPostgresSchemaIsGORMs(t *testing.T) {
 		t.Fatalf("GORM's AutoMigrate changed our schema:\nbefore:\n  %s\nafter:\n  %s", strings.Join(got, "\n  "), strings.Join(again, "\n  "))
 	}
 	ours := strings.Join(queryStrings(t, oursURL, "SELECT version || ' ' || name FROM vmsync_migrations ORDER BY version"), ", ")
-	if ours != "1 sync status tables, 2 vmsync_recorded" {
+	if ours != "1 sync status tables, 2 vmsync_recorded, 3 vmsync_replicas" {
 		t.Fatalf("vmsync_migrations = %s", ours)
 	}
 	triggers := queryStrings(t, oursURL, "SELECT event_object_table FROM information_schema.triggers "+

@@ -54,7 +54,7 @@ func (r *runner) applyNames(ctx context.Context, c Conn, names []string, mode ba
 	var out batchOutcome
 	err = r.e.write(ctx, func(tx *store.Tx) error {
 		out = batchOutcome{known: map[string]observe.Result{}} // fn may be re-run
-		if err := checkHost(tx, r.host); err != nil {
+		if err := r.e.checkHost(tx, r.host); err != nil {
 			return err
 		}
 		b := batch{recorder: recorder{tx: tx, hostID: r.host.ID, since: readAt, res: &out.res}, out: &out, mode: mode}

@@ -74,6 +74,12 @@ type Engine struct {
 	Logger   hclog.Logger
 	Registry *prometheus.Registry // the engine's series; never the global registry
 
+	// Claims decide which hosts this replica syncs when several share a
+	// PostgreSQL store (SPEC 7): a host is synced only while its claim is
+	// held, and every write for it is fenced by the claim. Nil: this engine
+	// syncs every host (one-shot work, SQLite).
+	Claims *store.Claims
+
 	// HostFilter limits the engine to these host ids (empty: every host).
 	HostFilter []string
 	// ResyncInterval is how often a connected host is fully synced again,
@@ -283,23 +289,30 @@ func (e *Engine) reconcileHosts(ctx context.Context) error {
 	}
 	for id, r := range e.runners {
 		h, ok := want[id]
-		if ok && h.URI == r.host.URI {
+		switch {
+		case ok && h.URI == r.host.URI && e.holds(id):
 			continue
+		case ok && h.URI == r.host.URI:
+			e.Logger.Warn("lost the claim on host; another replica syncs it now", "host", id)
+		case ok:
+			e.Logger.Info("host uri changed; reconnecting", "host", id, "uri", hypervisor.Redact(h.URI))
+		default:
+			e.Logger.Info("host removed from the store; stopped syncing it", "host", id)
 		}
 		r.stop()
 		delete(e.runners, id)
 		e.forgetHost(id)
-		if ok {
-			e.Logger.Info("host uri changed; reconnecting", "host", id, "uri", hypervisor.Redact(h.URI))
-		} else {
-			e.Logger.Info("host removed from the store; stopped syncing it", "host", id)
+		if !ok {
+			e.release(ctx, id)
 		}
 	}
 	for _, h := range hosts {
 		if _, ok := want[h.ID]; ok && e.runners[h.ID] == nil {
-			e.startHost(ctx, h)
+			e.claimHost(ctx, h)
 		}
 	}
+	e.forgetUnwanted(want)
+	e.refreshOwners(ctx, want)
 	e.mu.Lock()
 	first := !e.hostsLoaded
 	e.hostsLoaded = true
@@ -312,8 +325,9 @@ func (e *Engine) reconcileHosts(ctx context.Context) error {
 
 func (e *Engine) startHost(ctx context.Context, h store.Host) {
 	e.mu.Lock()
-	e.status[h.ID] = &HostStatus{ID: h.ID, URI: hypervisor.Redact(h.URI)}
+	e.status[h.ID] = &HostStatus{ID: h.ID, URI: hypervisor.Redact(h.URI), Owned: true, Owner: e.replica()}
 	e.mu.Unlock()
+	e.metrics.owned.WithLabelValues(h.ID).Set(1)
 	e.metrics.initHost(h.ID)
 	r := newRunner(e, h)
 	e.runners[h.ID] = r
@@ -404,13 +418,17 @@ func (e *Engine) write(ctx context.Context, fn func(tx *store.Tx) error) error {
 var errHostGone = errors.New("host removed or its uri changed")
 
 // checkHost is the first statement of every write: the host must still
-// exist with the URI we read from.
-func checkHost(tx *store.Tx, h store.Host) error {
+// exist with the URI we read from, and this replica must still hold its
+// claim (a replica that lost its lock session writes nothing for it).
+func (e *Engine) checkHost(tx *store.Tx, h store.Host) error {
 	cur, err := tx.GetHost(h.ID)
 	if errors.Is(err, store.ErrNotFound) || (err == nil && cur.URI != h.URI) {
 		return fmt.Errorf("syncer: host %q: %w", h.ID, errHostGone)
 	}
-	return err
+	if err != nil {
+		return err
+	}
+	return tx.CheckClaim(e.Claims, h.ID)
 }
 
 // listHostsCommand is the shell command that lists the store's hosts. The
@@ -423,3 +441,86 @@ func (e *Engine) listHostsCommand() string {
 	}
 	return "sqlite3 " + e.Store.Path() + " 'select id, uri from hosts'"
 }
+
+// skippable is a write refused because the host is no longer ours to
+// write: removed, re-pointed or claimed by another replica.
+func skippable(err error) bool {
+	return errors.Is(err, errHostGone) || errors.Is(err, store.ErrClaimLost)
+}
+
+// claimHost starts syncing h if this replica can claim it; otherwise the
+// host is listed as owned elsewhere (refreshOwners names the owner).
+func (e *Engine) claimHost(ctx context.Context, h store.Host) {
+	ok, err := e.Claims.Claim(ctx, h.ID)
+	if err != nil {
+		e.Logger.Warn("cannot claim host; retrying", "host", h.ID, "error", err)
+	}
+	if ok {
+		e.Logger.Info("claimed host", "host", h.ID, "replica", e.replica())
+		e.startHost(ctx, h)
+		return
+	}
+	e.mu.Lock()
+	if st, known := e.status[h.ID]; !known || st.Owned {
+		e.status[h.ID] = &HostStatus{ID: h.ID, URI: hypervisor.Redact(h.URI)}
+	}
+	e.mu.Unlock()
+	e.metrics.owned.WithLabelValues(h.ID).Set(0)
+}
+
+// forgetUnwanted drops the status of hosts that left the store (or the
+// filter) and that no runner of ours synced.
+func (e *Engine) forgetUnwanted(want map[string]store.Host) {
+	var gone []string
+	e.mu.Lock()
+	for id := range e.status {
+		if _, ok := want[id]; !ok && e.runners[id] == nil {
+			gone = append(gone, id)
+		}
+	}
+	e.mu.Unlock()
+	for _, id := range gone {
+		e.forgetHost(id)
+	}
+}
+
+// refreshOwners names the replica holding each host this one does not,
+// for /api/v1/hosts and /readyz.
+func (e *Engine) refreshOwners(ctx context.Context, want map[string]store.Host) {
+	if !e.Claims.Shared() {
+		return
+	}
+	ids := make([]string, 0, len(want))
+	for id := range want {
+		if e.runners[id] == nil {
+			ids = append(ids, id)
+		}
+	}
+	if len(ids) == 0 {
+		return
+	}
+	owners, err := e.Claims.Owners(ctx, ids)
+	if err != nil {
+		e.Logger.Warn("cannot read which replicas own the hosts", "error", err)
+		return
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for _, id := range ids {
+		if st, ok := e.status[id]; ok && !st.Owned {
+			o := owners[id]
+			st.Owner, st.OwnerSynced, st.ownerAlive = o.Replica, o.Synced, o.Alive
+		}
+	}
+}
+
+func (e *Engine) holds(id string) bool { return e.Claims == nil || e.Claims.Holds(id) }
+
+func (e *Engine) release(ctx context.Context, id string) {
+	if e.Claims != nil {
+		e.Claims.Release(ctx, id)
+	}
+}
+
+// replica is this engine's replica name ("" when it syncs every host).
+func (e *Engine) replica() string { return e.Claims.Replica() }

@@ -35,13 +35,19 @@ type SyncResult struct {
 	Write time.Duration `json:"write_ns"`
 	// SyncedAt is when the snapshot was complete (the store's last_sync_at).
 	SyncedAt time.Time `json:"synced_at"`
-	Err      error     `json:"-"`
+	// OwnedBy names the live replica that syncs the host, which --once
+	// therefore left alone (PostgreSQL stores with replicas).
+	OwnedBy string `json:"owned_by,omitempty"`
+	Err     error  `json:"-"`
 }
 
 // String is the one-line summary --once prints.
 func (r SyncResult) String() string {
 	if r.Err != nil {
 		return fmt.Sprintf("host %s (%s): FAILED: %v", r.Host, r.URI, r.Err)
+	}
+	if r.OwnedBy != "" {
+		return fmt.Sprintf("host %s (%s): skipped: replica %s syncs it", r.Host, r.URI, r.OwnedBy)
 	}
 	return fmt.Sprintf("host %s (%s): %d vms: %d new, %d revived, %d soft-deleted, %d drifted, %d unreadable, %d unreadable records in %s",
 		r.Host, r.URI, r.VMs, r.Inserted, r.Revived, r.Deleted, r.Drifted, r.Unreadable, r.UnreadableRecords,
@@ -69,7 +75,7 @@ func (e *Engine) writeFull(ctx context.Context, h store.Host, obs []observe.Obse
 	var out fullOutcome
 	err := e.write(ctx, func(tx *store.Tx) error {
 		out = fullOutcome{known: make(map[string]observe.Result, len(obs))} // fn may be re-run
-		if err := checkHost(tx, h); err != nil {
+		if err := e.checkHost(tx, h); err != nil {
 			return err
 		}
 		rows, statuses, err := hostRows(tx, h.ID, pre)

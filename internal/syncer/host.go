@@ -72,7 +72,7 @@ func (r *runner) run(ctx context.Context) {
 			r.shutdown(connected)
 			return
 		}
-		if errors.Is(err, errHostGone) {
+		if skippable(err) {
 			<-ctx.Done() // the hosts watcher stops or restarts us within a poll
 			return
 		}
@@ -133,7 +133,7 @@ func (r *runner) serve(ctx context.Context, c Conn, q *eventQueue, first error) 
 			storeBackoff.reset()
 			return nil
 		}
-		if !isStoreErr(err) || ctx.Err() != nil || errors.Is(err, errHostGone) {
+		if !isStoreErr(err) || ctx.Err() != nil || skippable(err) {
 			return err
 		}
 		delay := storeBackoff.next()
@@ -192,6 +192,7 @@ func (r *runner) sync(ctx context.Context, c Conn, reason string) error {
 	}
 	r.known, r.committed = out.known, time.Now()
 	res := out.res
+	r.e.Claims.SetSynced(r.host.ID)
 	r.e.updateStatus(r.host.ID, func(st *HostStatus) {
 		st.Synced = true
 		st.LastSync = timePtr(res.SyncedAt)
@@ -284,12 +285,12 @@ func (r *runner) shutdown(wasConnected bool) {
 // here is logged, not fatal.
 func (r *runner) persist(ctx context.Context, st HostStatus) {
 	err := r.e.write(ctx, func(tx *store.Tx) error {
-		if err := checkHost(tx, r.host); err != nil {
+		if err := r.e.checkHost(tx, r.host); err != nil {
 			return err
 		}
 		return tx.PutHostStatus(storeStatus(st))
 	})
-	if err != nil && !errors.Is(err, errHostGone) {
+	if err != nil && !skippable(err) {
 		r.log.Error("cannot record host status", "error", err)
 	}
 }

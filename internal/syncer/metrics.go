@@ -14,6 +14,7 @@ type metrics struct {
 	vms         *prometheus.GaugeVec
 	drifted     *prometheus.GaugeVec
 	lastErrorTS *prometheus.GaugeVec
+	owned       *prometheus.GaugeVec
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -44,8 +45,12 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "virtumancer_sync_last_error_timestamp_seconds",
 			Help: "Unix time of the last connection or sync error of the host (0: none since start).",
 		}, []string{"host"}),
+		owned: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "virtumancer_sync_host_owned",
+			Help: "1 while this replica holds the host's claim and syncs it, 0 while another replica does (PostgreSQL stores shared by several replicas).",
+		}, []string{"host"}),
 	}
-	reg.MustRegister(m.connected, m.duration, m.events, m.vms, m.drifted, m.lastErrorTS)
+	reg.MustRegister(m.connected, m.duration, m.events, m.vms, m.drifted, m.lastErrorTS, m.owned)
 	return m
 }
 
@@ -68,4 +73,5 @@ func (m *metrics) forgetHost(host string) {
 	m.vms.DeletePartialMatch(labels)
 	m.drifted.DeletePartialMatch(labels)
 	m.lastErrorTS.DeletePartialMatch(labels)
+	m.owned.DeletePartialMatch(labels)
 }

@@ -35,6 +35,9 @@ func (e *Engine) SyncOnce(ctx context.Context) ([]SyncResult, error) {
 }
 
 func (e *Engine) syncOnce(ctx context.Context, h store.Host) SyncResult {
+	if ok, err := e.Claims.Claim(ctx, h.ID); err != nil || !ok {
+		return e.ownedElsewhere(ctx, h, err)
+	}
 	c, err := e.Dial(ctx, h.ID, h.URI)
 	if err == nil {
 		// Connected stays false: nothing holds the connection after we return.
@@ -46,10 +49,25 @@ func (e *Engine) syncOnce(ctx context.Context, h store.Host) SyncResult {
 	now := time.Now()
 	// Best effort: the host's status row says why; the caller reports err.
 	_ = e.write(ctx, func(tx *store.Tx) error {
-		if err := checkHost(tx, h); err != nil {
+		if err := e.checkHost(tx, h); err != nil {
 			return err
 		}
 		return tx.PutHostStatus(store.HostStatus{HostID: h.ID, LastError: err.Error(), LastErrorAt: &now})
 	})
 	return SyncResult{Host: h.ID, URI: hypervisor.Redact(h.URI), Err: err}
+}
+
+// ownedElsewhere is the result for a host --once could not claim: a live
+// replica syncs it, so this pass leaves it alone.
+func (e *Engine) ownedElsewhere(ctx context.Context, h store.Host, claimErr error) SyncResult {
+	res := SyncResult{Host: h.ID, URI: hypervisor.Redact(h.URI), Err: claimErr}
+	if claimErr != nil {
+		return res
+	}
+	owners, err := e.Claims.Owners(ctx, []string{h.ID})
+	res.OwnedBy, res.Err = owners[h.ID].Replica, err
+	if res.OwnedBy == "" && err == nil {
+		res.OwnedBy = "(another replica)"
+	}
+	return res
 }

@@ -31,8 +31,16 @@ type HostStatus struct {
 	// Outages counts how often a working connection was lost.
 	Outages    int        `json:"outages"`
 	LastOutage *time.Time `json:"last_outage"`
+	// Owned is true while this replica holds the host's claim and syncs it;
+	// Owner names the replica that does ("" while none holds it), and
+	// OwnerSynced says whether that replica has fully synced it since it
+	// took it. With SQLite, or one replica, every host is owned here.
+	Owned       bool   `json:"owned"`
+	Owner       string `json:"owner"`
+	OwnerSynced bool   `json:"owner_synced"`
 
-	knowledge hostKnowledge
+	ownerAlive bool // the owner's heartbeat is fresh
+	knowledge  hostKnowledge
 }
 
 // hostKnowledge is what a runner last published about its VMs.
@@ -70,11 +78,21 @@ func (e *Engine) Ready() (ready bool, reason string) {
 	if !e.hostsLoaded {
 		return false, "hosts table not read yet"
 	}
-	var waiting []string
+	var waiting, unowned []string
 	for id, st := range e.status {
-		if !st.Synced {
+		switch {
+		case st.Owned && !st.Synced:
 			waiting = append(waiting, id)
+		case st.Owned:
+		case st.Owner == "" || !st.ownerAlive:
+			unowned = append(unowned, id)
+		case !st.OwnerSynced:
+			waiting = append(waiting, id+" (by "+st.Owner+")")
 		}
+	}
+	if len(unowned) > 0 {
+		slices.Sort(unowned)
+		return false, fmt.Sprintf("%d host(s) not owned by a live replica: %s", len(unowned), strings.Join(unowned, ", "))
 	}
 	if len(waiting) > 0 {
 		slices.Sort(waiting)
@@ -94,6 +112,9 @@ func (e *Engine) Drift(context.Context) (observe.Report, error) {
 	var failed []observe.HostError
 	checked := 0
 	for _, st := range e.status {
+		if !st.Owned {
+			continue // another replica reports it (see /api/v1/hosts)
+		}
 		if !st.Synced || (!st.Connected && st.LastError != "") {
 			failed = append(failed, observe.HostError{Host: st.ID, URI: st.URI, Error: notChecked(*st)})
 			continue
