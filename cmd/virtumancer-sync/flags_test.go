@@ -32,7 +32,7 @@ func TestParseServeRejects(t *testing.T) {
 		{"check too short", []string{"--database", db, "--check-interval", "100ms"}, nil, `invalid value "100ms" for flag -check-interval: must be at least 1s`},
 		{"bad once", []string{"--database", db, "--once=maybe"}, nil, `invalid boolean value "maybe" for -once: parse error`},
 		{"empty host", []string{"--database", db, "--host", " "}, nil, `invalid value " " for flag -host: want a host id from the hosts table`},
-		{"stray argument", []string{"--database", db, "sync"}, nil, `unexpected argument "sync": the only subcommand is drift, and it must come first`},
+		{"stray argument", []string{"--database", db, "sync"}, nil, `unexpected argument "sync": the subcommands are drift and migrate, and they must come first`},
 		{"listen without port", []string{"--database", db, "--listen", "127.0.0.1"}, nil, `invalid listen address "127.0.0.1": address 127.0.0.1: missing port in address; want host:port, e.g. 127.0.0.1:9464`},
 		{"listen bad port", []string{"--database", db, "--listen", "127.0.0.1:http-ish"}, nil, `invalid listen address "127.0.0.1:http-ish": bad port "http-ish", want 0-65535`},
 		{"public listen without token", []string{"--database", db, "--listen", "0.0.0.0:9464"}, nil, `refusing to listen on 0.0.0.0 ("0.0.0.0:9464") without a bearer token: set --token or VIRTUMANCER_SYNC_TOKEN, or listen on 127.0.0.1`},
