@@ -416,6 +416,7 @@ func pendingChanges(ctx context.Context, conn *hypervisor.Conn, dom hypervisor.D
 		return redefined{}, false
 	}
 	out := redefined{changes: classify(def.PendingRestart(live), live, def), memoryChanged: old.Memory != def.Memory}
+	unplugRestart(out.changes, liveDoc, live, def)
 	if out.memoryChanged {
 		out.changes = append(out.changes, vmChange{field: "memory", rule: vmRule("memory")})
 	}

@@ -52,6 +52,8 @@ var vmChangeRules = []vmChangeRule{
 		"(a guest without a virtio balloon driver keeps its memory until its next boot)"},
 	{"max_mem", "`max_memory`", vmRestart, "QEMU sizes a guest's memory when it starts"},
 	{"vcpu", "`vcpu`", vmLive, "vCPUs are plugged into (or out of) the running guest and the definition together, up to `max_vcpu`"},
+	{"vcpu.boot", "`vcpu` below the count the VM booted with", vmRestart, "QEMU unplugs only vCPUs that were plugged into " +
+		"the running guest; those it booted with stay until it restarts"},
 	{"max_vcpu", "`max_vcpu`", vmRestart, "QEMU fixes the most vCPUs a guest can have when it starts"},
 	{"autostart", "`autostart`", vmLive, "a setting of the host's libvirtd, not of the guest"},
 	{"running", "`running`", vmLive, "starts, shuts down, resumes or wakes the domain"},
@@ -249,7 +251,7 @@ func applyLive(ctx context.Context, conn *hypervisor.Conn, dom hypervisor.Domain
 			return false
 		}
 	}
-	if liveInfo.Vcpu != defInfo.Vcpu {
+	if _, boot := vcpuUnplugChange(liveDoc, liveInfo.Vcpu, defInfo.Vcpu); liveInfo.Vcpu != defInfo.Vcpu && !boot {
 		tflog.Info(ctx, "setting vcpus live", map[string]any{"vcpu": defInfo.Vcpu})
 		if err := conn.SetVcpusLive(ctx, dom, defInfo.Vcpu); err != nil {
 			diags.AddError("Unable to change the vCPUs of the running VM", err.Error()+

@@ -106,6 +106,9 @@ func (r *vmResource) planRestart(ctx context.Context, state tfsdk.State, planned
 		return false
 	}
 	changes := needRestart(vmChanges(from.Expected(), to.Expected()))
+	if c, ok := r.planVcpuUnplug(ctx, plan.HostID.ValueString(), plan.Name.ValueString(), from.Expected(), to.Expected()); ok {
+		changes = append(changes, c)
+	}
 	if r.warnAgentRestart(ctx, state.Raw, planned.Raw, diags) {
 		changes = append(changes, vmChange{field: "wait_for_ip.source", rule: vmChangeRule{Mode: vmRestart,
 			Why: "the agent channel needs a virtio-serial controller, which QEMU cannot plug in live"}})
