@@ -173,10 +173,10 @@ func (r *planRecorder) noWarning(part string) plancheck.PlanCheck {
 }
 
 // lifecycleCounter counts the started and stopped events libvirt sends for
-// one domain, on a connection of its own.
+// one domain, on a connection of its own (wake-ups apart).
 type lifecycleCounter struct {
-	mu               sync.Mutex
-	started, stopped int
+	mu                      sync.Mutex
+	started, stopped, woken int
 }
 
 func newLifecycleCounter(t *testing.T, name string) *lifecycleCounter {
@@ -203,6 +203,10 @@ func newLifecycleCounter(t *testing.T, name string) *lifecycleCounter {
 			c.mu.Lock()
 			switch libvirt.DomainEventType(ev.Event) {
 			case libvirt.DomainEventStarted:
+				if libvirt.DomainEventStartedDetailType(ev.Detail) == libvirt.DomainEventStartedWakeup {
+					c.woken++ // a pmsuspended guest woken: the same QEMU goes on
+					break
+				}
 				c.started++
 			case libvirt.DomainEventStopped:
 				c.stopped++
@@ -221,7 +225,7 @@ func newLifecycleCounter(t *testing.T, name string) *lifecycleCounter {
 func (c *lifecycleCounter) reset() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.started, c.stopped = 0, 0
+	c.started, c.stopped, c.woken = 0, 0, 0
 }
 
 func (c *lifecycleCounter) counts() (started, stopped int) {
