@@ -200,10 +200,16 @@ func (r *vmResource) liveOrRestart(ctx context.Context, conn *hypervisor.Conn, d
 			fmt.Sprintf("vm %q on host %q was not restarted (restart = \"never\"): its definition has the change, the running "+
 				"guest does not: %s. pending_restart stays true until the VM restarts.", dom.Name, conn.HostID(), changeList(restartFor)))
 	}
-	if len(red.changes) > len(needRestart(red.changes)) {
-		ok = applyLive(ctx, conn, dom, red.memoryChanged, diags)
+	if len(red.changes) == len(needRestart(red.changes)) {
+		return false, true
 	}
-	return false, ok
+	if red.vcpuDown > 0 {
+		// Before the rest: when the guest keeps the vCPUs, a restart applies everything.
+		if restart, ok := unplugLive(ctx, conn, dom, plan, red.vcpuDown, diags); restart || !ok {
+			return restart, ok
+		}
+	}
+	return false, applyLive(ctx, conn, dom, red.memoryChanged, red.vcpuDown > 0, diags)
 }
 
 // vmOnlineWait bounds the wait for the guest to see plugged vCPUs.
@@ -216,8 +222,9 @@ const vmDetachWait = 30 * time.Second
 // definition without a restart: balloon, vCPUs, and the disks and
 // interfaces that differ, detached and attached. memoryChanged says the
 // definition's memory changed (the live <currentMemory> is the balloon's
-// actual size, which is not comparable). It returns what is still pending.
-func applyLive(ctx context.Context, conn *hypervisor.Conn, dom hypervisor.Domain, memoryChanged bool, diags *diag.Diagnostics) bool {
+// actual size, which is not comparable); vcpusDone that unplugLive already
+// did (or left) the vCPUs. It returns what is still pending.
+func applyLive(ctx context.Context, conn *hypervisor.Conn, dom hypervisor.Domain, memoryChanged, vcpusDone bool, diags *diag.Diagnostics) bool {
 	liveDoc, err := conn.DomainXML(ctx, dom, false)
 	if err != nil {
 		diags.AddError("Unable to read the running domain", err.Error())
@@ -251,7 +258,7 @@ func applyLive(ctx context.Context, conn *hypervisor.Conn, dom hypervisor.Domain
 			return false
 		}
 	}
-	if _, boot := vcpuUnplugChange(liveDoc, liveInfo.Vcpu, defInfo.Vcpu); liveInfo.Vcpu != defInfo.Vcpu && !boot {
+	if _, boot := vcpuUnplugChange(liveDoc, liveInfo.Vcpu, defInfo.Vcpu); liveInfo.Vcpu != defInfo.Vcpu && !boot && !vcpusDone {
 		tflog.Info(ctx, "setting vcpus live", map[string]any{"vcpu": defInfo.Vcpu})
 		if err := conn.SetVcpusLive(ctx, dom, defInfo.Vcpu); err != nil {
 			diags.AddError("Unable to change the vCPUs of the running VM", err.Error()+
