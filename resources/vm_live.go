@@ -51,7 +51,8 @@ var vmChangeRules = []vmChangeRule{
 	{"memory", "`memory`", vmLive, "the balloon target of the running guest and the definition change together, up to `max_memory` " +
 		"(a guest without a virtio balloon driver keeps its memory until its next boot)"},
 	{"max_mem", "`max_memory`", vmRestart, "QEMU sizes a guest's memory when it starts"},
-	{"vcpu", "`vcpu`", vmLive, "vCPUs are plugged into (or out of) the running guest and the definition together, up to `max_vcpu`"},
+	{"vcpu", "`vcpu`", vmLive, "vCPUs are plugged into (or out of) the running guest and the definition together, up to `max_vcpu`; " +
+		"a guest that does not release vCPUs being unplugged is restarted (the plan says it may be)"},
 	{"vcpu.boot", "`vcpu` below the count the VM booted with", vmRestart, "QEMU unplugs only vCPUs that were plugged into " +
 		"the running guest; those it booted with stay until it restarts"},
 	{"max_vcpu", "`max_vcpu`", vmRestart, "QEMU fixes the most vCPUs a guest can have when it starts"},
