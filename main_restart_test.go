@@ -108,7 +108,7 @@ func restartLibvirtd(t *testing.T) {
 	}
 	waitUntil(t, 30*time.Second, "libvirtd exited", func() error {
 		if err := syscall.Kill(pid, 0); !errors.Is(err, syscall.ESRCH) {
-			return fmt.Errorf("pid %d: %v", pid, err)
+			return fmt.Errorf("pid %d: %w", pid, err)
 		}
 		return nil
 	})

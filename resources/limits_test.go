@@ -222,8 +222,10 @@ resource "virtumancer_volume" "v" {
 		if e.domainExists(name) {
 			return fmt.Errorf("domain %s was defined", name)
 		}
-		if ok, err := volumeExists(acctest.TestURI, testPool, vol); err != nil || ok {
-			return fmt.Errorf("volume %s: exists=%v (%v), want none", vol, ok, err)
+		if ok, err := volumeExists(acctest.TestURI, testPool, vol); err != nil {
+			return fmt.Errorf("volume %s: %w", vol, err)
+		} else if ok {
+			return fmt.Errorf("volume %s was created", vol)
 		}
 		return nil
 	}

@@ -96,7 +96,10 @@ func (e *guestEnv) guestSees(what, name string, want bool) resource.TestCheckFun
 		if want {
 			verb = "list"
 		}
-		return fmt.Errorf("want the guest's `%s %s` to %s %s within 30 s; it printed %q (last error: %v)", cmd, what, verb, name, out, err)
+		if err != nil {
+			return fmt.Errorf("want the guest's `%s %s` to %s %s within 30 s: %w", cmd, what, verb, name, err)
+		}
+		return fmt.Errorf("want the guest's `%s %s` to %s %s within 30 s; it printed %q", cmd, what, verb, name, out)
 	}
 }
 
@@ -106,8 +109,11 @@ func (e *guestEnv) agentExec(cmd string, args ...string) (string, error) {
 	req, _ := json.Marshal(map[string]any{"execute": "guest-exec", "arguments": map[string]any{
 		"path": "/bin/busybox", "arg": append([]string{cmd}, args...), "capture-output": true}})
 	res, err := e.lv.QEMUDomainAgentCommand(e.domain(e.vm), string(req), 5, 0)
-	if err != nil || len(res) == 0 {
-		return "", fmt.Errorf("guest-exec: %v", err)
+	if err != nil {
+		return "", fmt.Errorf("guest-exec: %w", err)
+	}
+	if len(res) == 0 {
+		return "", fmt.Errorf("guest-exec: no answer")
 	}
 	var started struct {
 		Return struct {
@@ -119,8 +125,11 @@ func (e *guestEnv) agentExec(cmd string, args ...string) (string, error) {
 	}
 	for i := 0; i < 50; i++ {
 		res, err = e.lv.QEMUDomainAgentCommand(e.domain(e.vm), fmt.Sprintf(`{"execute":"guest-exec-status","arguments":{"pid":%d}}`, started.Return.PID), 5, 0)
-		if err != nil || len(res) == 0 {
-			return "", fmt.Errorf("guest-exec-status: %v", err)
+		if err != nil {
+			return "", fmt.Errorf("guest-exec-status: %w", err)
+		}
+		if len(res) == 0 {
+			return "", fmt.Errorf("guest-exec-status: no answer")
 		}
 		var st struct {
 			Return struct {
