@@ -31,10 +31,10 @@ const restartEnv = "VIRTUMANCER_TEST_RESTART_LIBVIRTD"
 // state, the store and libvirt then hold the same 20 VMs, a plan is empty.
 // Run with the pinned OpenTofu and, when one is on PATH, with terraform.
 func TestAccLibvirtdRestartMidApplyConverges(t *testing.T) {
+	acctest.PreCheck(t)
 	if os.Getenv(restartEnv) != "1" {
 		t.Skipf("restarts the machine's libvirtd, disturbing anything else using it; set %s=1 to run", restartEnv)
 	}
-	acctest.PreCheck(t)
 	clis := []string{os.Getenv("TF_ACC_TERRAFORM_PATH")}
 	if tf, err := exec.LookPath("terraform"); err == nil && tf != clis[0] {
 		clis = append(clis, tf)
