@@ -59,19 +59,24 @@ type resumeRun struct {
 }
 
 func newResumeRun(t *testing.T, cli, binary, rc string) *resumeRun {
+	return newResumeRunNamed(t, cli, binary, rc, "rs-kill")
+}
+
+// newResumeRunNamed is newResumeRun with names starting with prefix-.
+func newResumeRunNamed(t *testing.T, cli, binary, rc, prefix string) *resumeRun {
 	lv, err := acctest.Dial(acctest.TestURI)
 	if err != nil {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
 	r := &resumeRun{t: t, cli: cli, binary: binary, rc: rc, work: filepath.Join(dir, "work"),
-		db: filepath.Join(dir, "virtumancer.db"), prefix: acctest.Name("rs-kill"), lv: lv}
+		db: filepath.Join(dir, "virtumancer.db"), prefix: acctest.Name(prefix), lv: lv}
 	t.Cleanup(func() {
 		for _, d := range r.domains() { // whatever happened, nothing of ours stays defined
-			_ = lv.DomainDestroy(d)
-			_ = lv.DomainUndefine(d)
+			_ = r.lv.DomainDestroy(d)
+			_ = r.lv.DomainUndefine(d)
 		}
-		_ = lv.Disconnect()
+		_ = r.lv.Disconnect()
 	})
 	writeFile(t, filepath.Join(r.work, "main.tf"), fmt.Sprintf(`terraform {
   required_providers {
@@ -212,6 +217,14 @@ func (r *resumeRun) applyConverges() {
 	default: // terraform wrote each VM to state as it completed; the kill fell between two creates
 		t.Logf("the kill fell between two creates: every marked domain was in state, so none was taken over")
 	}
+	r.agree(out)
+}
+
+// agree checks, after the apply that printed out, that libvirt, the state
+// and the store hold the same VMs, a plan is empty and leaves no create
+// mark, and destroy removes every domain.
+func (r *resumeRun) agree(out string) {
+	t := r.t
 	if n := strings.Count(out, "Domain already exists"); n > 0 {
 		t.Errorf("second apply refused %d domains:\n%s", n, out)
 	}

@@ -347,6 +347,7 @@ func undefineAfterFailure(ctx context.Context, conn *hypervisor.Conn, dom hyperv
 type redefined struct {
 	changes       []vmChange
 	memoryChanged bool
+	vcpuDown      uint // a live decrease to this many vCPUs is to be done (0: none)
 }
 
 // redefine applies the planned definition when it differs from the
@@ -416,6 +417,9 @@ func pendingChanges(ctx context.Context, conn *hypervisor.Conn, dom hypervisor.D
 		return redefined{}, false
 	}
 	out := redefined{changes: classify(def.PendingRestart(live), live, def), memoryChanged: old.Memory != def.Memory}
+	if unplugRestart(out.changes, liveDoc, live, def) {
+		out.vcpuDown = def.Vcpu
+	}
 	if out.memoryChanged {
 		out.changes = append(out.changes, vmChange{field: "memory", rule: vmRule("memory")})
 	}

@@ -73,6 +73,22 @@ func BenchmarkVMRefreshPlan(b *testing.B) {
 	}
 }
 
+// newProtoServer serves the provider over protocol 6, not configured yet
+// (validation needs no configuration), and returns the provider
+// configuration's type.
+func newProtoServer(t testing.TB) (*protoBench, tftypes.Object) {
+	ctx := context.Background()
+	srv, err := acctest.ProtoV6ProviderFactories["virtumancer"]()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := srv.GetProviderSchema(ctx, &tfprotov6.GetProviderSchemaRequest{})
+	if err != nil || diagErr(s.Diagnostics) != nil {
+		t.Fatalf("GetProviderSchema: %v %v", err, diagErr(s.Diagnostics))
+	}
+	return &protoBench{b: t, ctx: ctx, srv: srv, schemas: s.ResourceSchemas}, s.Provider.ValueType().(tftypes.Object)
+}
+
 // protoBench drives the provider's protocol-6 server the way the CLI does.
 type protoBench struct {
 	b       testing.TB
@@ -82,20 +98,11 @@ type protoBench struct {
 }
 
 func newProtoBench(b *testing.B) *protoBench {
-	ctx := context.Background()
-	srv, err := acctest.ProtoV6ProviderFactories["virtumancer"]()
-	if err != nil {
-		b.Fatal(err)
-	}
-	s, err := srv.GetProviderSchema(ctx, &tfprotov6.GetProviderSchemaRequest{})
-	if err != nil || diagErr(s.Diagnostics) != nil {
-		b.Fatalf("GetProviderSchema: %v %v", err, diagErr(s.Diagnostics))
-	}
-	p := &protoBench{b: b, ctx: ctx, srv: srv, schemas: s.ResourceSchemas}
-	provCfg := p.object(s.Provider.ValueType().(tftypes.Object), map[string]tftypes.Value{
+	p, provider := newProtoServer(b)
+	provCfg := p.object(provider, map[string]tftypes.Value{
 		"database": tftypes.NewValue(tftypes.String, acctest.StorePath(b)),
 	})
-	resp, err := srv.ConfigureProvider(ctx, &tfprotov6.ConfigureProviderRequest{
+	resp, err := p.srv.ConfigureProvider(p.ctx, &tfprotov6.ConfigureProviderRequest{
 		TerraformVersion: "1.12.0", Config: p.dynamic(provCfg),
 	})
 	if err != nil || diagErr(resp.Diagnostics) != nil {

@@ -72,18 +72,8 @@ func (e *guestEnv) addr(host int) string { return fmt.Sprintf("10.77.%d.%d", e.o
 // inside its block), the VM (with vmBody), and the network data source
 // read after the VM.
 func (e *guestEnv) hcl(netExtra, vmBody string) string {
-	return e.hostHCL() + guestStorageHCL(e.pool, e.poolDir, e.base, testguest.Image(e.t), e.vm+".qcow2") + fmt.Sprintf(`
-resource "virtumancer_network" "n" {
-  host_id = virtumancer_host.h.id
-  name    = %[2]q
-  mode    = "isolated"
-  cidr    = %[3]q
-  dhcp {
-    start = %[4]q
-    end   = %[5]q
-  }
-%[6]s}
-
+	return e.hostHCL() + guestStorageHCL(e.pool, e.poolDir, e.base, testguest.Image(e.t), e.vm+".qcow2") +
+		e.networkHCL(netExtra) + fmt.Sprintf(`
 resource "virtumancer_vm" "t" {
   host_id     = virtumancer_host.h.id
   name        = %[1]q
@@ -96,14 +86,31 @@ resource "virtumancer_vm" "t" {
     pool   = virtumancer_volume.root.pool
     volume = virtumancer_volume.root.name
   }
-%[7]s}
+%[2]s}
 
 data "virtumancer_network" "n" {
   host_id    = virtumancer_host.h.id
   name       = virtumancer_network.n.name
   depends_on = [virtumancer_vm.t]
 }
-`, e.vm, e.net, e.cidr(), e.addr(10), e.addr(100), netExtra, vmBody)
+`, e.vm, vmBody)
+}
+
+// networkHCL is the test's isolated network with DHCP (extra inside its
+// block).
+func (e *guestEnv) networkHCL(extra string) string {
+	return fmt.Sprintf(`
+resource "virtumancer_network" "n" {
+  host_id = virtumancer_host.h.id
+  name    = %[1]q
+  mode    = "isolated"
+  cidr    = %[2]q
+  dhcp {
+    start = %[3]q
+    end   = %[4]q
+  }
+%[5]s}
+`, e.net, e.cidr(), e.addr(10), e.addr(100), extra)
 }
 
 // guestStorageHCL is a dir pool p at dir, the tiny guest image as its raw

@@ -51,7 +51,10 @@ var vmChangeRules = []vmChangeRule{
 	{"memory", "`memory`", vmLive, "the balloon target of the running guest and the definition change together, up to `max_memory` " +
 		"(a guest without a virtio balloon driver keeps its memory until its next boot)"},
 	{"max_mem", "`max_memory`", vmRestart, "QEMU sizes a guest's memory when it starts"},
-	{"vcpu", "`vcpu`", vmLive, "vCPUs are plugged into (or out of) the running guest and the definition together, up to `max_vcpu`"},
+	{"vcpu", "`vcpu`", vmLive, "vCPUs are plugged into (or out of) the running guest and the definition together, up to `max_vcpu`; " +
+		"a guest that does not release vCPUs being unplugged is restarted (the plan says it may be)"},
+	{"vcpu.boot", "`vcpu` below the count the VM booted with", vmRestart, "QEMU unplugs only vCPUs that were plugged into " +
+		"the running guest; those it booted with stay until it restarts"},
 	{"max_vcpu", "`max_vcpu`", vmRestart, "QEMU fixes the most vCPUs a guest can have when it starts"},
 	{"autostart", "`autostart`", vmLive, "a setting of the host's libvirtd, not of the guest"},
 	{"running", "`running`", vmLive, "starts, shuts down, resumes or wakes the domain"},
@@ -198,10 +201,16 @@ func (r *vmResource) liveOrRestart(ctx context.Context, conn *hypervisor.Conn, d
 			fmt.Sprintf("vm %q on host %q was not restarted (restart = \"never\"): its definition has the change, the running "+
 				"guest does not: %s. pending_restart stays true until the VM restarts.", dom.Name, conn.HostID(), changeList(restartFor)))
 	}
-	if len(red.changes) > len(needRestart(red.changes)) {
-		ok = applyLive(ctx, conn, dom, red.memoryChanged, diags)
+	if len(red.changes) == len(needRestart(red.changes)) {
+		return false, true
 	}
-	return false, ok
+	if red.vcpuDown > 0 {
+		// Before the rest: when the guest keeps the vCPUs, a restart applies everything.
+		if restart, ok := unplugLive(ctx, conn, dom, plan, red.vcpuDown, diags); restart || !ok {
+			return restart, ok
+		}
+	}
+	return false, applyLive(ctx, conn, dom, red.memoryChanged, red.vcpuDown > 0, diags)
 }
 
 // vmOnlineWait bounds the wait for the guest to see plugged vCPUs.
@@ -214,8 +223,9 @@ const vmDetachWait = 30 * time.Second
 // definition without a restart: balloon, vCPUs, and the disks and
 // interfaces that differ, detached and attached. memoryChanged says the
 // definition's memory changed (the live <currentMemory> is the balloon's
-// actual size, which is not comparable). It returns what is still pending.
-func applyLive(ctx context.Context, conn *hypervisor.Conn, dom hypervisor.Domain, memoryChanged bool, diags *diag.Diagnostics) bool {
+// actual size, which is not comparable); vcpusDone that unplugLive already
+// did (or left) the vCPUs. It returns what is still pending.
+func applyLive(ctx context.Context, conn *hypervisor.Conn, dom hypervisor.Domain, memoryChanged, vcpusDone bool, diags *diag.Diagnostics) bool {
 	liveDoc, err := conn.DomainXML(ctx, dom, false)
 	if err != nil {
 		diags.AddError("Unable to read the running domain", err.Error())
@@ -249,7 +259,7 @@ func applyLive(ctx context.Context, conn *hypervisor.Conn, dom hypervisor.Domain
 			return false
 		}
 	}
-	if liveInfo.Vcpu != defInfo.Vcpu {
+	if _, boot := vcpuUnplugChange(liveDoc, liveInfo.Vcpu, defInfo.Vcpu); liveInfo.Vcpu != defInfo.Vcpu && !boot && !vcpusDone {
 		tflog.Info(ctx, "setting vcpus live", map[string]any{"vcpu": defInfo.Vcpu})
 		if err := conn.SetVcpusLive(ctx, dom, defInfo.Vcpu); err != nil {
 			diags.AddError("Unable to change the vCPUs of the running VM", err.Error()+

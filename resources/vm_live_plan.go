@@ -106,6 +106,10 @@ func (r *vmResource) planRestart(ctx context.Context, state tfsdk.State, planned
 		return false
 	}
 	changes := needRestart(vmChanges(from.Expected(), to.Expected()))
+	vcpus := r.planVcpuUnplug(ctx, plan.HostID.ValueString(), plan.Name.ValueString(), from.Expected(), to.Expected())
+	if vcpus.ok {
+		changes = append(changes, vcpus.restart)
+	}
 	if r.warnAgentRestart(ctx, state.Raw, planned.Raw, diags) {
 		changes = append(changes, vmChange{field: "wait_for_ip.source", rule: vmChangeRule{Mode: vmRestart,
 			Why: "the agent channel needs a virtio-serial controller, which QEMU cannot plug in live"}})
@@ -114,10 +118,14 @@ func (r *vmResource) planRestart(ctx context.Context, state tfsdk.State, planned
 		changes = append(changes, vmChange{field: "pending_restart", rule: vmChangeRule{Mode: vmRestart,
 			Why: "changes an earlier apply left for the next boot"}})
 	}
+	name, hostID := plan.Name.ValueString(), plan.HostID.ValueString()
+	if len(changes) == 0 && vcpus.unplug && plan.Restart.ValueString() == vmRestartAuto {
+		warnUnplug(name, hostID, from.Expected().Vcpu, to.Expected().Vcpu, diags)
+		return true
+	}
 	if len(changes) == 0 {
 		return false
 	}
-	name, hostID := plan.Name.ValueString(), plan.HostID.ValueString()
 	if plan.Restart.ValueString() == vmRestartNever {
 		diags.AddWarning("VM "+strconv.Quote(name)+" needs a restart it will not get",
 			fmt.Sprintf("vm %q on host %q: %s. With restart = \"never\" the apply changes only its definition; the running "+

@@ -173,33 +173,23 @@ func (e *guestEnv) liveXML() libvirtxml.Domain {
 // liveHCL is guestEnv.hcl with the VM's vcpu, memory, graphics and
 // restart chosen (maxima 2 vCPUs and 192 MiB).
 func (e *guestEnv) liveHCL(vcpu, memory int, graphics, restart, body string) string {
-	return e.hostHCL() + guestStorageHCL(e.pool, e.poolDir, e.base, testguest.Image(e.t), e.vm+".qcow2") + fmt.Sprintf(`
-resource "virtumancer_network" "n" {
-  host_id = virtumancer_host.h.id
-  name    = %[2]q
-  mode    = "isolated"
-  cidr    = %[3]q
-  dhcp {
-    start = %[4]q
-    end   = %[5]q
-  }
-}
-
+	return e.hostHCL() + guestStorageHCL(e.pool, e.poolDir, e.base, testguest.Image(e.t), e.vm+".qcow2") +
+		e.networkHCL("") + fmt.Sprintf(`
 resource "virtumancer_vm" "t" {
   host_id     = virtumancer_host.h.id
   name        = %[1]q
   domain_type = "qemu"
-  vcpu        = %[6]d
+  vcpu        = %[2]d
   max_vcpu    = 2
-  memory      = %[7]d
+  memory      = %[3]d
   max_memory  = 192
-  graphics    = %[8]q
-  restart     = %[9]q
+  graphics    = %[4]q
+  restart     = %[5]q
 
   disk {
     pool   = virtumancer_volume.root.pool
     volume = virtumancer_volume.root.name
   }
-%[10]s}
-`, e.vm, e.net, e.cidr(), e.addr(10), e.addr(100), vcpu, memory, graphics, restart, body)
+%[6]s}
+`, e.vm, vcpu, memory, graphics, restart, body)
 }

@@ -180,8 +180,8 @@ func (r *volumeResource) ModifyPlan(ctx context.Context, req resource.ModifyPlan
 	case prior == nil:
 	case plan.replaced(prior, changed):
 		r.warnUsers(ctx, prior, "replaces (destroys and creates again)", &resp.Diagnostics)
-	default:
-		resp.Diagnostics.Append(shrinkError(&plan, prior)...)
+	case shrinkError(&plan, prior, "") != nil:
+		resp.Diagnostics.Append(shrinkError(&plan, prior, r.usersOf(ctx, prior))...)
 	}
 	if resp.Diagnostics.HasError() {
 		return

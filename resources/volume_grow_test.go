@@ -177,9 +177,10 @@ func (e *growEnv) sameDomain() resource.TestCheckFunc {
 // TestAccVolume_growKeepsData: a raw volume filled by the test and attached
 // to the running tiny guest grows live (the guest's disk grows, the domain
 // keeps its id), an unattached one grows offline, neither is replaced and
-// both keep their bytes; a shrink fails at plan time; replacing the volume
-// the VM uses fails before anything is deleted, naming the VM, and the
-// data stays; the final destroy removes the VM and every volume.
+// both keep their bytes; a shrink fails at plan time, naming the VM that
+// uses the volume; replacing that volume (new content, or a taint with a
+// smaller capacity) fails before anything is deleted, naming the VM, and
+// the data stays; the final destroy removes the VM and every volume.
 func TestAccVolume_growKeepsData(t *testing.T) {
 	acctest.PreCheck(t)
 	e := newGrowEnv(t)
@@ -224,10 +225,11 @@ func TestAccVolume_growKeepsData(t *testing.T) {
 			{
 				Config:   e.config(6, 6),
 				PlanOnly: true,
-				ExpectError: expectErr("Volume capacity cannot shrink", fmt.Sprintf(`capacity 6 MiB is less than the 8 MiB volume "%s-data.raw" holds: `+
+				ExpectError: expectErr("Volume capacity cannot shrink", fmt.Sprintf(`capacity 6 MiB is less than the 8 MiB volume "%[1]s-data.raw" holds: `+
 					"shrinking would lose the data past the new end. Keep capacity at 8 or more. To shrink, replace the volume deliberately: "+
 					"give it a new name (a new, empty volume is created and this one destroyed), or destroy it first with "+
-					"`terraform destroy -target=<this resource>`.", e.id)),
+					"`terraform destroy -target=<this resource>` (`-replace` with the smaller capacity meets this check too). "+
+					"It is used now by VM %[1]q: a replacement fails as well until nothing uses it", e.id)),
 			},
 			{
 				// New content replaces the volume, which the running VM uses.
@@ -247,6 +249,19 @@ func TestAccVolume_growKeepsData(t *testing.T) {
 					PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()},
 				},
 				Check: e.sameDomain(),
+			},
+			{
+				// A forced replacement (a taint; -replace meets the shrink
+				// check above first) with a smaller capacity plans a new
+				// volume; the apply refuses to delete the one in use.
+				Taint:       []string{dataAddr},
+				Config:      e.config(6, 6),
+				ExpectError: expectErr("Volume is in use", fmt.Sprintf(`volume "%[1]s-data.raw" of pool %[1]q is still used by VM %[1]q; nothing was deleted`, e.id)),
+			},
+			{
+				RefreshState:       true,
+				ExpectNonEmptyPlan: true, // still tainted
+				Check:              resource.ComposeTestCheckFunc(e.keeps("-data.raw", data), e.sizes("-data.raw", 8, true), e.sameDomain()),
 			},
 		},
 	})

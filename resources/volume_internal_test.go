@@ -126,3 +126,28 @@ func TestSourceCacheFormat(t *testing.T) {
 		t.Errorf("unreadable cache: %+v, want a zero Sum", got)
 	}
 }
+
+// TestShrinkError: a smaller capacity is refused with the sizes; with users
+// (what `-replace` meets, since it plans an update first) the message names
+// them and says a replacement fails too; an equal or larger one, or one not
+// known yet, is not refused.
+func TestShrinkError(t *testing.T) {
+	prior := &volumeModel{Name: types.StringValue("data.raw"), Capacity: types.Int64Value(8)}
+	smaller := &volumeModel{Capacity: types.Int64Value(6)}
+	d := shrinkError(smaller, prior, `VM "web"`)
+	if len(d) != 1 || d[0].Summary() != "Volume capacity cannot shrink" ||
+		!strings.Contains(d[0].Detail(), `capacity 6 MiB is less than the 8 MiB volume "data.raw" holds`) ||
+		!strings.Contains(d[0].Detail(), "(`-replace` with the smaller capacity meets this check too)") ||
+		!strings.HasSuffix(d[0].Detail(), `It is used now by VM "web": a replacement fails as well until nothing uses it, `+
+			`since the apply never deletes a volume in use. Nothing was changed.`) {
+		t.Errorf("shrink with a user: %v", d)
+	}
+	if d := shrinkError(smaller, prior, ""); len(d) != 1 || strings.Contains(d[0].Detail(), "used now") {
+		t.Errorf("shrink without users: %v", d)
+	}
+	for _, c := range []types.Int64{types.Int64Value(8), types.Int64Value(9), types.Int64Unknown()} {
+		if d := shrinkError(&volumeModel{Capacity: c}, prior, `VM "web"`); d != nil {
+			t.Errorf("capacity %v refused: %v", c, d)
+		}
+	}
+}

@@ -24,15 +24,40 @@ func (m *volumeModel) replaced(prior *volumeModel, sourceChanged bool) bool {
 
 // shrinkError is the plan-time refusal of a smaller capacity. A capacity
 // not known yet is checked again at apply (ResizeVolume refuses too).
-func shrinkError(plan, prior *volumeModel) diag.Diagnostics {
+// users, when not empty, names what uses the volume now: a replacement
+// fails too while they remain. `-replace` and a taint plan an update
+// first, so they meet this check as well.
+func shrinkError(plan, prior *volumeModel, users string) diag.Diagnostics {
 	if plan.Capacity.IsUnknown() || plan.Capacity.IsNull() || plan.Capacity.ValueInt64() >= prior.Capacity.ValueInt64() {
 		return nil
 	}
-	return diag.Diagnostics{diag.NewAttributeErrorDiagnostic(path.Root("capacity"), "Volume capacity cannot shrink",
-		fmt.Sprintf("capacity %d MiB is less than the %d MiB volume %q holds: shrinking would lose the data past the new end. "+
-			"Keep capacity at %d or more. To shrink, replace the volume deliberately: give it a new name (a new, empty volume "+
-			"is created and this one destroyed), or destroy it first with `terraform destroy -target=<this resource>`.",
-			plan.Capacity.ValueInt64(), prior.Capacity.ValueInt64(), prior.Name.ValueString(), prior.Capacity.ValueInt64()))}
+	detail := fmt.Sprintf("capacity %d MiB is less than the %d MiB volume %q holds: shrinking would lose the data past the new end. "+
+		"Keep capacity at %d or more. To shrink, replace the volume deliberately: give it a new name (a new, empty volume "+
+		"is created and this one destroyed), or destroy it first with `terraform destroy -target=<this resource>` "+
+		"(`-replace` with the smaller capacity meets this check too).",
+		plan.Capacity.ValueInt64(), prior.Capacity.ValueInt64(), prior.Name.ValueString(), prior.Capacity.ValueInt64())
+	if users != "" {
+		detail += fmt.Sprintf(" It is used now by %s: a replacement fails as well until nothing uses it, since the apply "+
+			"never deletes a volume in use. Nothing was changed.", users)
+	}
+	return diag.Diagnostics{diag.NewAttributeErrorDiagnostic(path.Root("capacity"), "Volume capacity cannot shrink", detail)}
+}
+
+// usersOf names what uses the volume now, for a message; "" when nothing
+// does or when asking failed (Delete asks again before removing anything).
+func (r *volumeResource) usersOf(ctx context.Context, v *volumeModel) string {
+	if r.data == nil {
+		return ""
+	}
+	conn, _, err := r.data.HostConn(ctx, v.HostID.ValueString())
+	if err != nil {
+		return ""
+	}
+	users, err := conn.PlanVolumeUsers(ctx, v.Pool.ValueString(), v.Name.ValueString())
+	if err != nil || users.Empty() {
+		return ""
+	}
+	return users.String()
 }
 
 // warnUsers warns when the volume that a destroy or replacement (what)

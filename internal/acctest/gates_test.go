@@ -17,7 +17,7 @@ import (
 var needsLibvirtOrCLI = map[string]bool{
 	"resource.Test": true, "resource.ParallelTest": true,
 	"acctest.PreCheck": true, "acctest.Dial": true, "acctest.RequireLibvirt": true,
-	"libvirttest.Require": true, "libvirttest.Dial": true, "libvirttest.Connect": true,
+	"libvirttest.Require": true, "libvirttest.Dial": true, "libvirttest.Connect": true, "libvirttest.StartPasswordSSHD": true,
 	"syncertest.Dial": true, "requireDaemon": true,
 	// PostgreSQL is part of the test environment like libvirtd.
 	"pgtest.Require": true, "pgtest.NewDatabase": true,

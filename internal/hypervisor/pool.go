@@ -105,7 +105,8 @@ type shared struct {
 	inflight *dialAttempt
 	closed   bool
 
-	memo memo
+	memo  memo
+	usage usageMemo // PlanVolumeUsers' index
 }
 
 // dialAttempt is one dial that every caller arriving meanwhile waits for.
@@ -168,6 +169,7 @@ func (s *shared) dial(a *dialAttempt) {
 }
 
 func (s *shared) close() error {
+	s.usage.drop()
 	s.mu.Lock()
 	s.closed = true
 	c := s.cur

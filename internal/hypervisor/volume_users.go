@@ -106,14 +106,81 @@ func (c *Conn) VolumeUsers(ctx context.Context, pool, name string) (VolumeUsers,
 // planUsageAge is how long PlanVolumeUsers reuses what it read.
 const planUsageAge = 5 * time.Second
 
-// planUsage keeps, per connection, the last usage read for plans.
-var planUsage sync.Map // *shared -> *usageMemo
-
+// usageMemo keeps, per connection (shared.usage), the last usage index read
+// for plans, and only for planUsageAge: a timer drops it then, so an idle
+// provider does not hold the index of a large host (and the
+// *libvirt.Libvirt it was read on) until the process ends, and a closed
+// connection drops it at once.
 type usageMemo struct {
-	mu  sync.Mutex
-	at  time.Time
-	l   *libvirt.Libvirt
-	idx *usageIndex
+	mu    sync.Mutex
+	age   time.Duration // planUsageAge unless a test sets it
+	at    time.Time
+	l     *libvirt.Libvirt
+	idx   *usageIndex
+	timer *time.Timer
+}
+
+// get returns the index read on l within the memo's age, or reads it
+// with read. One read at a time: the callers arriving meanwhile wait for
+// it and share it.
+func (m *usageMemo) get(l *libvirt.Libvirt, read func(*libvirt.Libvirt) (*usageIndex, error)) (*usageIndex, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	age := m.age
+	if age <= 0 {
+		age = planUsageAge
+	}
+	if m.idx != nil && m.l == l && time.Since(m.at) <= age {
+		return m.idx, nil
+	}
+	idx, err := read(l)
+	if err != nil {
+		m.dropLocked()
+		return nil, err
+	}
+	m.idx, m.l, m.at = idx, l, time.Now()
+	if m.timer == nil {
+		m.timer = time.AfterFunc(age, m.expire)
+	} else {
+		m.timer.Reset(age)
+	}
+	return idx, nil
+}
+
+// expire drops the index once it is older than the memo's age (a read
+// since the timer was set re-arms it).
+func (m *usageMemo) expire() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	age := m.age
+	if age <= 0 {
+		age = planUsageAge
+	}
+	if time.Since(m.at) >= age {
+		m.dropLocked()
+	}
+}
+
+// drop forgets the index now (the connection is closing).
+func (m *usageMemo) drop() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.dropLocked()
+}
+
+func (m *usageMemo) dropLocked() {
+	m.idx, m.l = nil, nil
+	if m.timer != nil {
+		m.timer.Stop()
+		m.timer = nil
+	}
+}
+
+// held reports whether the memo holds an index (for tests).
+func (m *usageMemo) held() bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.idx != nil
 }
 
 // PlanVolumeUsers is VolumeUsers for plans: what it read about the whole
@@ -122,21 +189,12 @@ type usageMemo struct {
 // not 500 times (about 0.1 s each with 500 domains). Its answer may be
 // that old; DeleteUnusedVolume always reads afresh.
 func (c *Conn) PlanVolumeUsers(ctx context.Context, pool, name string) (VolumeUsers, error) {
-	v, _ := planUsage.LoadOrStore(c.s, &usageMemo{})
-	m := v.(*usageMemo)
 	var u VolumeUsers
 	err := c.callRead(ctx, volOp("find the users of", pool, name), func(l *libvirt.Libvirt) error {
-		m.mu.Lock() // one read at a time; the others wait for it and share it
-		defer m.mu.Unlock()
-		if m.idx == nil || m.l != l || time.Since(m.at) > planUsageAge {
-			idx, err := readUsage(l)
-			if err != nil {
-				return err
-			}
-			m.idx, m.l, m.at = idx, l, time.Now()
+		idx, err := c.s.usage.get(l, readUsage)
+		if err == nil {
+			u, err = idx.users(pool, name)
 		}
-		var err error
-		u, err = m.idx.users(pool, name)
 		return err
 	})
 	if err != nil {
