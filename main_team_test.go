@@ -57,6 +57,11 @@ func TestAccTeamParallelAppliesOnPostgres(t *testing.T) {
 	for _, name := range []string{"a", "b"} {
 		startReplica(t, syncBin, u, name)
 	}
+	for deadline := time.Now().Add(15 * time.Second); replicaCount(t, st) < 2; time.Sleep(100 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the two replicas did not register within 15 s")
+		}
+	}
 
 	var works []string
 	for i := range teamRunners {
@@ -105,9 +110,8 @@ resource "virtumancer_vm" "v" {
 		t.Errorf("live rows after the applies = %v, want exactly %v", names, want)
 	}
 	waitStatuses(t, st, host, len(want))
-	var replicas int
-	if err := st.Read(ctx, func(tx *store.Tx) (err error) { replicas, err = tx.ReplicaCount(); return err }); err != nil || replicas != 2 {
-		t.Errorf("replicas registered: %d (%v), want both", replicas, err)
+	if n := replicaCount(t, st); n != 2 {
+		t.Errorf("replicas registered after the applies: %d, want both", n)
 	}
 
 	inParallel(t, cli, works, env, "apply", "-destroy", "-auto-approve", "-input=false", "-no-color")
@@ -167,6 +171,15 @@ func waitStatuses(t *testing.T, st *store.Store, host string, n int) {
 		time.Sleep(200 * time.Millisecond)
 	}
 	t.Errorf("the owning replica's status rows for host %s: %d, want %d", host, len(got), n)
+}
+
+func replicaCount(t *testing.T, st *store.Store) int {
+	t.Helper()
+	var n int
+	if err := st.Read(context.Background(), func(tx *store.Tx) (err error) { n, err = tx.ReplicaCount(); return err }); err != nil {
+		t.Fatal(err)
+	}
+	return n
 }
 
 // buildSync builds virtumancer-sync into dir/bin.
