@@ -20,7 +20,7 @@ var needsLibvirtOrCLI = map[string]bool{
 	"libvirttest.Require": true, "libvirttest.Dial": true, "libvirttest.Connect": true, "libvirttest.StartPasswordSSHD": true,
 	"syncertest.Dial": true, "requireDaemon": true,
 	// PostgreSQL is part of the test environment like libvirtd.
-	"pgtest.Require": true, "pgtest.NewDatabase": true,
+	"pgtest.Require": true, "pgtest.NewDatabase": true, "pgtest.StartCluster": true,
 }
 
 // needsCLI are the calls only a TestAcc… may make.

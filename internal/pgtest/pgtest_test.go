@@ -2,8 +2,14 @@ package pgtest
 
 import (
 	"context"
+	"fmt"
+	"net"
+	"os"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
 )
 
 func TestRedact(t *testing.T) {
@@ -68,5 +74,41 @@ func TestIntegrationNewDatabase(t *testing.T) {
 	err := conn.QueryRow(context.Background(), "SELECT count(*) FROM pg_database WHERE datname = $1", name).Scan(&left)
 	if err != nil || left != 0 {
 		t.Fatalf("database %s still there after cleanup (%d, %v)", name, left, err)
+	}
+}
+
+// TestIntegrationStartCluster: a private cluster takes a write, keeps it
+// through Restart and through Stop/Start, refuses connections while
+// stopped, and is gone (server and directory) after the test.
+func TestIntegrationStartCluster(t *testing.T) {
+	var dir string
+	var port int
+	t.Run("inner", func(t *testing.T) {
+		c := StartCluster(t)
+		dir, port = c.dir, c.Port()
+		conn := connect(t, c.URL())
+		if _, err := conn.Exec(context.Background(), "CREATE TABLE t (id int); INSERT INTO t VALUES (7)"); err != nil {
+			t.Fatal(err)
+		}
+		closeConn(t, conn)
+		c.Restart()
+		c.Stop()
+		if _, err := pgx.Connect(context.Background(), c.URL()); err == nil {
+			t.Fatal("connected to a stopped cluster")
+		}
+		c.Start()
+		conn = connect(t, c.URL())
+		defer closeConn(t, conn)
+		var n int
+		if err := conn.QueryRow(context.Background(), "SELECT id FROM t").Scan(&n); err != nil || n != 7 {
+			t.Fatalf("after restart and stop/start: id = %d, %v; want 7", n, err)
+		}
+	})
+	if _, err := os.Stat(dir); !os.IsNotExist(err) {
+		t.Errorf("cluster directory %s still there after the test (%v)", dir, err)
+	}
+	if c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", port), time.Second); err == nil {
+		_ = c.Close()
+		t.Errorf("127.0.0.1:%d still answers after the test", port)
 	}
 }
