@@ -251,13 +251,17 @@ func (e *Engine) watchHosts(ctx context.Context) {
 			return
 		case <-tick.C:
 		}
+		e.dropLostClaims()
 		changed, fatal, err := e.watch.pollStore(ctx)
 		if fatal != nil {
 			e.stopFatal(fatal)
 			return
 		}
+		// read: whether this tick asked the store anything; a quiet tick
+		// proves nothing, so it must not say the store is readable again.
+		read := err != nil
 		if err == nil && (changed || e.hostsDue(lastHosts)) {
-			lastHosts = time.Now()
+			lastHosts, read = time.Now(), true
 			err = e.reconcileHosts(ctx)
 		}
 		if err == nil && changed {
@@ -267,7 +271,7 @@ func (e *Engine) watchHosts(ctx context.Context) {
 		case err != nil && ctx.Err() == nil && err.Error() != lastErr:
 			e.Logger.Error("cannot read the store; keeping the current hosts", "error", err)
 			lastErr = err.Error()
-		case err == nil && lastErr != "":
+		case err == nil && read && lastErr != "":
 			e.Logger.Info("store readable again")
 			lastErr = ""
 		}
@@ -293,7 +297,7 @@ func (e *Engine) reconcileHosts(ctx context.Context) error {
 		case ok && h.URI == r.host.URI && e.holds(id):
 			continue
 		case ok && h.URI == r.host.URI:
-			e.Logger.Warn("lost the claim on host; another replica syncs it now", "host", id)
+			e.Logger.Warn("lost the claim on host; it is free for any replica", "host", id)
 		case ok:
 			e.Logger.Info("host uri changed; reconnecting", "host", id, "uri", hypervisor.Redact(h.URI))
 		default:
@@ -321,6 +325,27 @@ func (e *Engine) reconcileHosts(ctx context.Context) error {
 		e.warnMissingFilter(want)
 	}
 	return nil
+}
+
+// dropLostClaims stops the loops of hosts whose claim went with the lock
+// session (PostgreSQL restarted or is down, the network was cut) before
+// the store is read: reconcileHosts only runs once the store answers, and
+// until then the host must not be listed as ours, nor /readyz be ready.
+// Each is listed as owned by nobody; reconcileHosts claims it again.
+func (e *Engine) dropLostClaims() {
+	for id, r := range e.runners {
+		if e.holds(id) {
+			continue
+		}
+		e.Logger.Warn("lost the claim on host; it is free for any replica", "host", id)
+		r.stop()
+		delete(e.runners, id)
+		e.forgetHost(id)
+		e.mu.Lock()
+		e.status[id] = &HostStatus{ID: id, URI: hypervisor.Redact(r.host.URI)}
+		e.mu.Unlock()
+		e.metrics.owned.WithLabelValues(id).Set(0)
+	}
 }
 
 func (e *Engine) startHost(ctx context.Context, h store.Host) {
