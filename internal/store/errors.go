@@ -37,6 +37,11 @@ var (
 	// transaction began; it is retried on a new one.
 	errConnLost = errors.New("the connection to PostgreSQL was lost")
 
+	// errUnreachable marks a PostgreSQL that refused or dropped a new
+	// connection as a server does while it restarts or shuts down; the
+	// transaction is retried until BusyTimeout has passed.
+	errUnreachable = errors.New("cannot reach PostgreSQL")
+
 	// errLockWait marks a BEGIN IMMEDIATE that waited BusyTimeout in vain;
 	// it is retried like SQLITE_BUSY.
 	errLockWait = errors.New("timed out waiting for the write lock")
@@ -111,7 +116,14 @@ func isBusy(err error) bool {
 	case sqlite.ResultBusy, sqlite.ResultLocked:
 		return true
 	}
-	return errors.Is(err, errLockWait) || errors.Is(err, errConnLost)
+	return errors.Is(err, errLockWait) || connGone(err)
+}
+
+// connGone reports whether err is PostgreSQL gone away (a restart, a
+// shutdown): worth retrying for a while, unlike a lock held elsewhere,
+// not only MaxRetries times.
+func connGone(err error) bool {
+	return errors.Is(err, errConnLost) || errors.Is(err, errUnreachable)
 }
 
 // ctxErr wraps ctx's error for op; call it once ctx is done.
@@ -127,10 +139,16 @@ func isNotFound(err error) bool { return errors.Is(err, ErrNotFound) }
 type busyError struct {
 	msg   string
 	cause error
+	gone  bool // PostgreSQL was unreachable, not busy: no ErrBusy
 }
 
-func (e *busyError) Error() string   { return e.msg }
-func (e *busyError) Unwrap() []error { return []error{ErrBusy, e.cause} }
+func (e *busyError) Error() string { return e.msg }
+func (e *busyError) Unwrap() []error {
+	if e.gone {
+		return []error{e.cause}
+	}
+	return []error{ErrBusy, e.cause}
+}
 
 // Absent reports whether err says the row does not exist: the row is
 // missing (ErrNotFound) or the whole store is not there yet (ErrNoStore, a

@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/url"
 	"regexp"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -129,8 +131,23 @@ func (s *Store) pgConnErr(op string, err error) error {
 		return s.errf("%s: the database does not exist (%s); create it (createdb, or CREATE DATABASE as its owner): "+
 			"the store creates its tables, never the database", op, pe.Message)
 	}
-	return s.errf("%s: cannot reach PostgreSQL: %s; check the URL, that the server runs and accepts this user",
-		op, dsnPassword.ReplaceAllString(err.Error(), "${1}xxxxx"))
+	text := dsnPassword.ReplaceAllString(err.Error(), "${1}xxxxx")
+	if serverGone(err) {
+		return s.errf("%s: %w: %s; check the URL, that the server runs and accepts this user", op, errUnreachable, text)
+	}
+	return s.errf("%s: cannot reach PostgreSQL: %s; check the URL, that the server runs and accepts this user", op, text)
+}
+
+// serverGone reports whether a failed connection attempt is what a
+// restarting or stopped server gives (refused, reset, "the database system
+// is starting up" or "shutting down"), not a wrong URL, user or password.
+func serverGone(err error) bool {
+	switch pgCode(err) {
+	case "57P01", "57P02", "57P03": // admin_shutdown, crash_shutdown, cannot_connect_now
+		return true
+	}
+	return errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) ||
+		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF)
 }
 
 // pgWriter is the connection every write runs on, redialled when it broke
@@ -200,12 +217,12 @@ func (pc *pgConn) begin(ctx context.Context, write bool) error {
 	return pc.lost(err)
 }
 
-// lost marks a BEGIN that failed because the connection broke (a server
-// restart, a terminated session): nothing of the transaction ran, so the
-// retry loop runs it again on a new connection (the writer redials, the
-// pool drops the dead one).
+// lost marks a BEGIN or a statement that failed because the connection
+// broke (a server restart, a terminated session): nothing of the
+// transaction was committed, so the retry loop runs it again on a new
+// connection (the writer redials, the pool drops the dead one).
 func (pc *pgConn) lost(err error) error {
-	if err == nil || pc.ctx.Err() != nil || !pc.c.IsClosed() {
+	if err == nil || pc.ctx.Err() != nil || !pc.c.IsClosed() || errors.Is(err, errConnLost) {
 		return err
 	}
 	return fmt.Errorf("%w: %w", errConnLost, err)
@@ -248,34 +265,38 @@ func (pc *pgConn) rollback() {
 	}
 }
 
+// A statement that fails because the connection broke (lost) is retried
+// with the whole transaction: the server rolled it back with the session.
+// COMMIT is not (commit): whether it committed is unknown.
+
 func (pc *pgConn) exec(query string, args []any) error {
 	tag, err := pc.c.Exec(pc.ctx, rebind(query), args...)
 	pc.n = tag.RowsAffected()
-	return pc.wrap(pc.ctx, err)
+	return pc.lost(pc.wrap(pc.ctx, err))
 }
 
 func (pc *pgConn) insertID(query string, args []any) (int64, error) {
 	var id int64
 	err := pc.c.QueryRow(pc.ctx, rebind(query)+" RETURNING id", args...).Scan(&id)
-	return id, pc.wrap(pc.ctx, err)
+	return id, pc.lost(pc.wrap(pc.ctx, err))
 }
 
 func (pc *pgConn) query(query string, args []any, fn func(row) error) error {
 	rows, err := pc.c.Query(pc.ctx, rebind(query), args...)
 	if err != nil {
-		return pc.wrap(pc.ctx, err)
+		return pc.lost(pc.wrap(pc.ctx, err))
 	}
 	defer rows.Close()
 	for rows.Next() {
 		vals, err := rows.Values()
 		if err != nil {
-			return pc.wrap(pc.ctx, err)
+			return pc.lost(pc.wrap(pc.ctx, err))
 		}
 		if err := fn(pgRow(vals)); err != nil {
 			return err
 		}
 	}
-	return pc.wrap(pc.ctx, rows.Err())
+	return pc.lost(pc.wrap(pc.ctx, rows.Err()))
 }
 
 func (pc *pgConn) execDDL(query string) error { return pc.simple(pc.ctx, query) }

@@ -363,7 +363,10 @@ func (s *Store) retry(ctx context.Context, op string, attempt func() error) erro
 		if ctx.Err() != nil {
 			return s.errf("%s: %w while waiting for a lock held by another connection", op, ctx.Err())
 		}
-		if n >= s.opts.MaxRetries {
+		// A server restarting takes longer than a lock is held: the
+		// connection is retried for BusyTimeout, however many attempts.
+		outlast := s.opts.MaxRetries > 0 && connGone(err) && time.Since(start) < s.opts.BusyTimeout
+		if n >= s.opts.MaxRetries && !outlast {
 			return s.busyErr(op, err, n+1, time.Since(start))
 		}
 		if sleepCtx(ctx, backoff(n)) != nil {
@@ -374,6 +377,11 @@ func (s *Store) retry(ctx context.Context, op string, attempt func() error) erro
 
 func (s *Store) busyErr(op string, err error, attempts int, took time.Duration) error {
 	took = took.Round(time.Millisecond)
+	if connGone(err) {
+		return &busyError{cause: err, gone: true, msg: fmt.Sprintf("store %s: %s: PostgreSQL did not take the transaction through %d attempts "+
+			"over %s, the connection failing each time (last: %v); check that the server runs and accepts connections, "+
+			"then retry", s.path, op, attempts, took, err)}
+	}
 	if s.pg != nil {
 		return &busyError{cause: err, msg: fmt.Sprintf("store %s: %s: %v: another client held the store's write lock "+
 			"(advisory lock %d) through %d attempts over %s; find the session keeping a write transaction open "+
