@@ -259,14 +259,19 @@ func (c *Claims) Close() error {
 	<-c.done
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.conn == nil {
-		return nil
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	_, err := c.conn.Exec(ctx, "DELETE FROM vmsync_replicas WHERE replica_id = $1", c.replica)
+	conn := c.conn
+	if conn == nil { // between a lost session and its reconnect
+		var err error
+		if conn, err = pgx.ConnectConfig(ctx, c.lockConfig()); err != nil {
+			return c.s.pgConnErr("remove this replica's row", err)
+		}
+	}
+	c.conn = nil
+	_, err := conn.Exec(ctx, "DELETE FROM vmsync_replicas WHERE replica_id = $1", c.replica)
 	// Closing the session releases its locks.
-	return errors.Join(err, c.conn.Close(ctx))
+	return errors.Join(err, conn.Close(ctx))
 }
 
 // hostKey is the second key of host id's lock: a 31-bit FNV-1a hash, kept
@@ -307,8 +312,8 @@ func (c *Claims) beat(ctx context.Context) {
 	bctx, cancel := context.WithTimeout(ctx, c.opts.StaleAfter/2)
 	defer cancel()
 	hosts, _ := json.Marshal(c.synced)
-	tag, err := c.conn.Exec(bctx, "UPDATE vmsync_replicas SET heartbeat_at = now(), backend_pid = $2, hosts_json = $3 WHERE replica_id = $1",
-		c.replica, int64(c.conn.PgConn().PID()), string(hosts))
+	tag, err := c.conn.Exec(bctx, "UPDATE vmsync_replicas SET heartbeat_at = now(), backend_pid = $2, writer_pid = $3, hosts_json = $4 "+
+		"WHERE replica_id = $1", c.replica, int64(c.conn.PgConn().PID()), c.s.writerPID(), string(hosts))
 	if err == nil && tag.RowsAffected() == 0 {
 		err = c.registerLocked(bctx) // swept as stale while we were away
 	}
@@ -320,12 +325,14 @@ func (c *Claims) beat(ctx context.Context) {
 }
 
 // sweepLocked terminates the lock sessions of replicas silent for longer
-// than StaleAfter, which frees their hosts, and forgets replicas whose
-// session is gone.
+// than StaleAfter, which frees their hosts, and their write connections,
+// which may be stuck inside a transaction holding the store's write lock
+// (a replica stopped mid-write would otherwise block every writer); then
+// it forgets replicas whose sessions are gone.
 func (c *Claims) sweepLocked(ctx context.Context) {
-	rows, err := c.conn.Query(ctx, "SELECT replica_id, backend_pid, pg_terminate_backend(backend_pid) FROM vmsync_replicas "+
-		"WHERE replica_id <> $1 AND heartbeat_at < now() - make_interval(secs => $2) "+
-		"AND backend_pid IN (SELECT pid FROM pg_stat_activity)", c.replica, c.opts.StaleAfter.Seconds())
+	rows, err := c.conn.Query(ctx, "SELECT r.replica_id, a.pid, pg_terminate_backend(a.pid) FROM vmsync_replicas r "+
+		"JOIN pg_stat_activity a ON a.pid IN (r.backend_pid, r.writer_pid) "+
+		"WHERE r.replica_id <> $1 AND r.heartbeat_at < now() - make_interval(secs => $2)", c.replica, c.opts.StaleAfter.Seconds())
 	if err != nil {
 		return // the next beat tries again
 	}
@@ -334,7 +341,7 @@ func (c *Claims) sweepLocked(ctx context.Context) {
 		var pid int64
 		var ok bool
 		if rows.Scan(&id, &pid, &ok) == nil {
-			c.opts.Logf("replica went silent; terminated its lock session so its hosts can be taken over",
+			c.opts.Logf("replica went silent; terminated its session so its hosts can be taken over",
 				"replica", id, "backend_pid", pid, "terminated", ok)
 		}
 	}
@@ -364,6 +371,22 @@ func (c *Claims) dropLocked(err error) {
 // server's keepalives on it (and ours) are short, so a machine that
 // vanished without closing its connection loses its locks in seconds.
 func (c *Claims) connectLocked(ctx context.Context) error {
+	conn, err := pgx.ConnectConfig(ctx, c.lockConfig())
+	if err != nil {
+		return c.s.pgConnErr("open the lock session", err)
+	}
+	c.conn = conn
+	if err := c.registerLocked(ctx); err != nil {
+		_ = conn.Close(ctx)
+		c.conn = nil
+		return err
+	}
+	return nil
+}
+
+// lockConfig is the lock session's connection: named after the replica,
+// with short keepalives.
+func (c *Claims) lockConfig() *pgx.ConnConfig {
 	cfg := c.s.pg.pool.ConnConfig.Copy()
 	name := "virtumancer-sync " + c.replica
 	if len(name) > 63 {
@@ -376,17 +399,7 @@ func (c *Claims) connectLocked(ctx context.Context) error {
 	}
 	d := &net.Dialer{Timeout: pgConnectTimeout, KeepAliveConfig: net.KeepAliveConfig{Enable: true, Idle: 2 * time.Second, Interval: time.Second, Count: 3}}
 	cfg.DialFunc = d.DialContext
-	conn, err := pgx.ConnectConfig(ctx, cfg)
-	if err != nil {
-		return c.s.pgConnErr("open the lock session", err)
-	}
-	c.conn = conn
-	if err := c.registerLocked(ctx); err != nil {
-		_ = conn.Close(ctx)
-		c.conn = nil
-		return err
-	}
-	return nil
+	return cfg
 }
 
 // registerLocked writes this replica's row, refusing a name a live replica
@@ -404,7 +417,7 @@ func (c *Claims) registerLocked(ctx context.Context) error {
 	}
 	_, err = c.conn.Exec(ctx, "INSERT INTO vmsync_replicas (replica_id, backend_pid, started_at, heartbeat_at, hosts_json) "+
 		"VALUES ($1, $2, now(), now(), '{}') ON CONFLICT (replica_id) DO UPDATE SET backend_pid = excluded.backend_pid, "+
-		"started_at = excluded.started_at, heartbeat_at = excluded.heartbeat_at, hosts_json = excluded.hosts_json",
+		"writer_pid = NULL, started_at = excluded.started_at, heartbeat_at = excluded.heartbeat_at, hosts_json = excluded.hosts_json",
 		c.replica, int64(c.conn.PgConn().PID()))
 	if err != nil {
 		return c.s.errf("register replica %q: %w", c.replica, err)

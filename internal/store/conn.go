@@ -31,13 +31,15 @@ type txConn interface {
 	begin(ctx context.Context, write bool) error
 	commit() error
 	rollback()
+	// exec runs a statement whose answer nobody reads; PostgreSQL may
+	// send it with the next statement that has one (see pgConn).
 	exec(query string, args []any) error
+	// execCount runs a statement now and returns how many rows it changed.
+	execCount(query string, args []any) (int64, error)
 	// insertID runs an INSERT of one row and returns its id.
 	insertID(query string, args []any) (int64, error)
 	query(query string, args []any, fn func(row) error) error
 	execDDL(query string) error
-	// changes is the number of rows the last exec modified.
-	changes() int
 	// stamp is t as a statement argument for a timestamp column, and the
 	// value that column then reads back as.
 	stamp(t time.Time) (arg any, stored time.Time)
@@ -116,7 +118,10 @@ func (sc *sqliteConn) query(query string, args []any, fn func(row) error) error 
 // execDDL runs DDL uncached: each statement runs once per file.
 func (sc *sqliteConn) execDDL(query string) error { return sqlitex.ExecuteTransient(sc.c, query, nil) }
 
-func (sc *sqliteConn) changes() int { return sc.c.Changes() }
+func (sc *sqliteConn) execCount(query string, args []any) (int64, error) {
+	err := sc.exec(query, args)
+	return int64(sc.c.Changes()), err
+}
 
 // stamp writes GORM's text (TimeFormat, UTC), which keeps nanoseconds.
 func (sc *sqliteConn) stamp(t time.Time) (any, time.Time) {

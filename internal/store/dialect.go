@@ -95,7 +95,7 @@ var pgMigrations = map[int][]string{
 	// No change-feed trigger: every replica rewrites its row each second,
 	// which is no change to the store anyone must re-check.
 	3: {
-		"CREATE TABLE vmsync_replicas (replica_id text PRIMARY KEY, backend_pid integer, started_at timestamptz NOT NULL, " +
+		"CREATE TABLE vmsync_replicas (replica_id text PRIMARY KEY, backend_pid integer, writer_pid integer, started_at timestamptz NOT NULL, " +
 			"heartbeat_at timestamptz NOT NULL, hosts_json text NOT NULL DEFAULT '{}')",
 	},
 }

@@ -237,7 +237,7 @@ func (tx *Tx) setVMSeq(seq int64) error {
 	if tx.s.dialect().postgres {
 		return tx.exec(op, "SELECT setval('virtual_machines_id_seq', ?, true)", seq)
 	}
-	if err := tx.exec(op, "UPDATE sqlite_sequence SET seq = ? WHERE name = 'virtual_machines'", seq); err != nil || tx.changes() > 0 {
+	if n, err := tx.execCount(op, "UPDATE sqlite_sequence SET seq = ? WHERE name = 'virtual_machines'", seq); err != nil || n > 0 {
 		return err
 	}
 	return tx.exec(op, "INSERT INTO sqlite_sequence (name, seq) VALUES ('virtual_machines', ?)", seq)

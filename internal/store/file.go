@@ -238,3 +238,14 @@ func (s *Store) version(ctx context.Context, fn func(*handle) (int64, error)) (i
 	defer s.mu.RUnlock()
 	return fn(h)
 }
+
+// writerPID is the backend pid of a PostgreSQL store's write connection,
+// 0 when it has none (SQLite, read-only, not connected yet).
+func (s *Store) writerPID() int64 {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.h == nil || s.h.pg == nil || s.h.pg.writer == nil {
+		return 0
+	}
+	return int64(s.h.pg.writer.pid.Load())
+}

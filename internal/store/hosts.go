@@ -64,12 +64,11 @@ func (tx *Tx) DeleteHost(id string) (softDeletedVMs int, err error) {
 	if _, err := tx.GetHost(id); err != nil {
 		return 0, err
 	}
-	err = tx.exec(op, "UPDATE virtual_machines SET deleted_at = ? WHERE host_id = ? AND deleted_at IS NULL",
+	softDeletedVMs, err = tx.execCount(op, "UPDATE virtual_machines SET deleted_at = ? WHERE host_id = ? AND deleted_at IS NULL",
 		tx.now(), id)
 	if err != nil {
 		return 0, err
 	}
-	softDeletedVMs = tx.changes()
 	for _, q := range []string{
 		"DELETE FROM hosts WHERE id = ?",
 		"DELETE FROM vmsync_vm_status WHERE host_id = ?",

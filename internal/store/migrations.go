@@ -56,11 +56,11 @@ var migrations = []migration{
 		"CREATE INDEX vmsync_recorded_host_name ON vmsync_recorded (host_id, name)",
 	}},
 	// The sync replicas sharing a PostgreSQL store, each with the backend
-	// pid of the session holding its host locks, a heartbeat and the hosts
-	// it owns (see claims.go). SQLite has one service per file and leaves
+	// pids of the session holding its host locks and of its write
+	// connection, a heartbeat and the hosts it owns (see claims.go). SQLite has one service per file and leaves
 	// it empty; the table exists there too so both dialects share one list.
 	{3, "vmsync_replicas", []string{
-		"CREATE TABLE vmsync_replicas (replica_id TEXT PRIMARY KEY, backend_pid INTEGER, started_at TEXT NOT NULL, " +
+		"CREATE TABLE vmsync_replicas (replica_id TEXT PRIMARY KEY, backend_pid INTEGER, writer_pid INTEGER, started_at TEXT NOT NULL, " +
 			"heartbeat_at TEXT NOT NULL, hosts_json TEXT NOT NULL DEFAULT '{}')",
 	}},
 }

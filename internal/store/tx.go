@@ -104,8 +104,14 @@ func (tx *Tx) execDDL(op, sql string) error {
 	return tx.s.sqlErr(op, tx.conn.execDDL(sql))
 }
 
-// changes is the number of rows the last exec modified.
-func (tx *Tx) changes() int { return tx.conn.changes() }
+// execCount runs a statement and returns how many rows it changed.
+func (tx *Tx) execCount(op, query string, args ...any) (int, error) {
+	if err := tx.usable(op, true); err != nil {
+		return 0, err
+	}
+	n, err := tx.conn.execCount(query, args)
+	return int(n), tx.s.sqlErr(op, err)
+}
 
 // stamp is t as an argument for a timestamp column and as it reads back.
 func (tx *Tx) stamp(t time.Time) (any, time.Time) { return tx.conn.stamp(t) }

@@ -81,12 +81,12 @@ func (tx *Tx) insertIfAbsent(w vmWrite) (inserted, revived bool, vm VM, err erro
 // error wrapping ErrNotFound.
 func (tx *Tx) SoftDeleteVM(hostID, name string) error {
 	op := fmt.Sprintf("delete vm %q on host %q", name, hostID)
-	err := tx.exec(op, "UPDATE virtual_machines SET deleted_at = ? WHERE name = ? AND host_id = ? AND deleted_at IS NULL",
+	n, err := tx.execCount(op, "UPDATE virtual_machines SET deleted_at = ? WHERE name = ? AND host_id = ? AND deleted_at IS NULL",
 		tx.now(), name, hostID)
 	if err != nil {
 		return err
 	}
-	if tx.changes() == 0 {
+	if n == 0 {
 		return tx.s.errf("vm %q on host %q: %w", name, hostID, ErrNotFound)
 	}
 	return tx.DeleteVMStatus(hostID, name)
@@ -98,12 +98,9 @@ func (tx *Tx) SoftDeleteVM(hostID, name string) error {
 // that is live again already, or whose name or host changed, is left alone.
 func (tx *Tx) UndeleteVM(prev VM) (bool, error) {
 	op := fmt.Sprintf("undelete vm %q on host %q (row %d)", prev.Name, prev.HostID, prev.ID)
-	err := tx.exec(op, "UPDATE virtual_machines SET deleted_at = NULL WHERE id = ? AND name = ? AND host_id = ? AND deleted_at IS NOT NULL",
+	n, err := tx.execCount(op, "UPDATE virtual_machines SET deleted_at = NULL WHERE id = ? AND name = ? AND host_id = ? AND deleted_at IS NOT NULL",
 		prev.ID, prev.Name, prev.HostID)
-	if err != nil {
-		return false, err
-	}
-	return tx.changes() > 0, nil
+	return n > 0, err
 }
 
 // ChangedSince reports whether the row was written at or after t: any of
