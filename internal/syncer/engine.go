@@ -333,18 +333,26 @@ func (e *Engine) reconcileHosts(ctx context.Context) error {
 // until then the host must not be listed as ours, nor /readyz be ready.
 // Each is listed as owned by nobody; reconcileHosts claims it again.
 func (e *Engine) dropLostClaims() {
+	var lost []*runner
 	for id, r := range e.runners {
 		if e.holds(id) {
 			continue
 		}
 		e.Logger.Warn("lost the claim on host; it is free for any replica", "host", id)
-		r.stop()
-		delete(e.runners, id)
+		// Unowned first, and every loop cancelled before any is waited
+		// for: a write in flight retries while PostgreSQL is away, and
+		// /readyz must not say ready meanwhile.
 		e.forgetHost(id)
 		e.mu.Lock()
 		e.status[id] = &HostStatus{ID: id, URI: hypervisor.Redact(r.host.URI)}
 		e.mu.Unlock()
 		e.metrics.owned.WithLabelValues(id).Set(0)
+		r.cancel()
+		delete(e.runners, id)
+		lost = append(lost, r)
+	}
+	for _, r := range lost {
+		<-r.done
 	}
 }
 
