@@ -66,8 +66,8 @@ func TestIntegrationReplicaSurvivesPostgresRestart(t *testing.T) {
 		}},
 	}
 	for i, o := range outages {
-		start := time.Now()
 		o.do()
+		back := time.Now() // PostgreSQL answers again
 		// Each outage reopens the lock session once more.
 		syncertest.Eventually(t, 20*time.Second, o.name+": the lock session reopened", func() (bool, string) {
 			n := countLog(d, "lock session reopened")
@@ -75,7 +75,7 @@ func TestIntegrationReplicaSurvivesPostgresRestart(t *testing.T) {
 		})
 		waitOwnsAll(t, d, len(hosts), 20*time.Second, o.name+": the replica owns every host again")
 		waitReady(t, d, 20*time.Second, o.name+": ready again")
-		t.Logf("%s: ready again %s after the outage began", o.name, time.Since(start).Round(10*time.Millisecond))
+		t.Logf("%s: every host owned and ready again %s after PostgreSQL was back", o.name, time.Since(back).Round(10*time.Millisecond))
 		define(fmt.Sprintf("after%d", i))
 		for _, n := range names {
 			if live, total := rowsPerHost(t, st, hosts, n); live != len(hosts) || total != len(hosts) {

@@ -319,6 +319,11 @@ func (c *Claims) beat(ctx context.Context) {
 	}
 	if err != nil {
 		c.dropLocked(err)
+		// A server that restarted answers already: reopen now, not a beat
+		// later, so the hosts can be claimed again a second sooner.
+		if c.connectLocked(ctx) == nil {
+			c.opts.Logf("lock session reopened")
+		}
 		return
 	}
 	c.sweepLocked(bctx)
