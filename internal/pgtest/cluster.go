@@ -1,6 +1,7 @@
 package pgtest
 
 import (
+	"context"
 	"fmt"
 	"net"
 	"os"
@@ -16,6 +17,10 @@ import (
 // BinDir holds the PostgreSQL 15 programs Debian's postgresql-15 installs
 // (scripts/pgenv.sh installs them).
 const BinDir = "/usr/lib/postgresql/15/bin"
+
+// pgCtlTimeout bounds one initdb or pg_ctl run (pg_ctl itself waits at
+// most 30 s for the server).
+const pgCtlTimeout = time.Minute
 
 // Cluster is a private PostgreSQL cluster of one test: its own data
 // directory, port and server, so the test may stop and restart it without
@@ -107,7 +112,9 @@ func (c *Cluster) logFile() string { return filepath.Join(c.dir, "server.log") }
 // its output (and the server's log's end) when it fails.
 func (c *Cluster) run(prog string, args ...string) {
 	c.t.Helper()
-	cmd := exec.Command("runuser", append([]string{"-u", "postgres", "--", filepath.Join(BinDir, prog)}, args...)...)
+	ctx, cancel := context.WithTimeout(context.Background(), pgCtlTimeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "runuser", append([]string{"-u", "postgres", "--", filepath.Join(BinDir, prog)}, args...)...)
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		log := c.Log()
@@ -118,7 +125,9 @@ func (c *Cluster) run(prog string, args ...string) {
 // remove stops the server if it runs and deletes the directory.
 func (c *Cluster) remove() {
 	if _, err := os.Stat(filepath.Join(c.data(), "postmaster.pid")); err == nil {
-		cmd := exec.Command("runuser", "-u", "postgres", "--", filepath.Join(BinDir, "pg_ctl"),
+		ctx, cancel := context.WithTimeout(context.Background(), pgCtlTimeout)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, "runuser", "-u", "postgres", "--", filepath.Join(BinDir, "pg_ctl"),
 			"-D", c.data(), "-m", "immediate", "-w", "-t", "30", "stop")
 		if out, err := cmd.CombinedOutput(); err != nil {
 			c.t.Errorf("pgtest: stop the cluster in %s: %v\n%s", c.dir, err, out)
@@ -134,7 +143,8 @@ func (c *Cluster) remove() {
 func freePort(t testing.TB) int {
 	t.Helper()
 	for range 20 {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
+		var lc net.ListenConfig
+		l, err := lc.Listen(context.Background(), "tcp", "127.0.0.1:0")
 		if err != nil {
 			t.Fatalf("pgtest: find a free port: %v", err)
 		}
