@@ -178,7 +178,12 @@ func (w *pgWriter) get(ctx context.Context) (*pgx.Conn, error) {
 	if err != nil {
 		return nil, w.s.pgConnErr("open the write connection", err)
 	}
-	// Before any write: the feed must know our notifications as ours.
+	// Before any write: the feed must know our notifications as ours. The
+	// dead connection's PID is forgotten: after a restart a foreign
+	// session may get it, and its changes must not pass as ours.
+	if w.conn != nil {
+		w.feed.dropOwn(w.conn.PgConn().PID())
+	}
 	w.feed.addOwn(conn.PgConn().PID())
 	w.conn = conn
 	w.pid.Store(conn.PgConn().PID())

@@ -122,6 +122,12 @@ func (f *pgFeed) addOwn(pid uint32) {
 	f.own[pid] = true
 }
 
+func (f *pgFeed) dropOwn(pid uint32) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	delete(f.own, pid)
+}
+
 func (f *pgFeed) isOwn(pid uint32) bool {
 	f.mu.Lock()
 	defer f.mu.Unlock()

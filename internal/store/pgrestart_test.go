@@ -19,7 +19,8 @@ import (
 // BusyTimeout; a statement whose session is terminated mid-transaction
 // reruns the whole transaction, which commits once; a server down for
 // longer than BusyTimeout fails with a message about the server, not
-// about a write lock, and without ErrBusy.
+// about a write lock, and without ErrBusy. Afterwards the change feed
+// tells this store's writes from another client's again.
 func TestIntegrationPostgresRestartRetried(t *testing.T) {
 	c := pgtest.StartCluster(t)
 	ctx := context.Background()
@@ -94,4 +95,53 @@ func TestIntegrationPostgresRestartRetried(t *testing.T) {
 		t.Errorf("server down: gave up after %s; want about BusyTimeout (3s)", took)
 	}
 	t.Logf("server down: gave up after %s: %v", took.Round(10*time.Millisecond), err)
+	feedAfterRestart(t, st, c.URL())
+}
+
+// feedAfterRestart: once the change feed has redialled, this store's own
+// writes (on a redialled write connection) still count as its own, and
+// another client's write as foreign.
+func feedAfterRestart(t *testing.T, st *store.Store, u string) {
+	ctx := context.Background()
+	if err := st.CreateHost(ctx, store.Host{ID: "pgf-own", URI: "test:///default"}); err != nil {
+		t.Fatalf("write after the server came back: %v", err)
+	}
+	var v int64
+	for stable, deadline := 0, time.Now().Add(10*time.Second); stable < 10; time.Sleep(100 * time.Millisecond) {
+		n, err := st.ForeignDataVersion(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n == v {
+			stable++
+		} else {
+			v, stable = n, 0
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the foreign change counter kept moving for 10s after the server came back")
+		}
+	}
+	if err := st.CreateHost(ctx, store.Host{ID: "pgf-own2", URI: "test:///default"}); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(500 * time.Millisecond) // a notification arrives within milliseconds
+	if n, _ := st.ForeignDataVersion(ctx); n != v {
+		t.Errorf("this store's own write after the restart moved the foreign counter %d -> %d", v, n)
+	}
+	other, err := store.Open(u, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	if err := other.CreateHost(ctx, store.Host{ID: "pgf-foreign", URI: "test:///default"}); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if n, _ := st.ForeignDataVersion(ctx); n > v {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("another client's write after the restart never moved the foreign counter")
+		}
+	}
 }
