@@ -85,13 +85,12 @@ resource "$2" "vm" {
 HCL
 }
 
-# pg_url NAME: a fresh database NAME on the tests' PostgreSQL (scripts/pgenv.sh),
-# dropped at exit; empty when that cluster does not answer.
+# pg_url NAME: the URL of a fresh database NAME on the tests' PostgreSQL
+# (scripts/pgenv.sh); empty when that cluster does not answer.
 pg_admin=${VIRTUMANCER_TEST_POSTGRES:-postgres://postgres@127.0.0.1:55432/postgres?sslmode=disable}
 pg_dbs=()
 pg_url() {
   psql -q "$pg_admin" -c "CREATE DATABASE $1" >/dev/null 2>&1 || return 0
-  pg_dbs+=("$1")
   echo "${pg_admin%%/postgres\?*}/$1?sslmode=disable"
 }
 
@@ -99,9 +98,11 @@ pg_url() {
 # floors and terraform_data, one folder each.
 configs() {
   mkdir -p "$1"/{vm,floorvm,floormin,data}
-  local pg
-  pg=$(pg_url "bench_plan_$$_$(basename "$1" | tr -c 'a-z0-9\n' _)")
+  local pg db
+  db="bench_plan_$$_$(basename "$1" | tr -c 'a-z0-9\n' _)"
+  pg=$(pg_url "$db") # a subshell: the list of databases to drop is kept here
   if [ -n "$pg" ]; then
+    pg_dbs+=("$db")
     mkdir -p "$1/vmpg"
     cat >"$1/vmpg/main.tf" <<HCL
 terraform {
