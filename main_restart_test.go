@@ -2,26 +2,15 @@ package main
 
 import (
 	"bytes"
-	"errors"
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
-	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/virtumancer/terraform-provider-virtumancer/internal/acctest"
 	"github.com/virtumancer/terraform-provider-virtumancer/internal/libvirttest"
 )
-
-// restartEnv opts in to restarting the machine's libvirtd (as the sync
-// service's fault tests do): it resets test:///default for every process
-// and breaks other test binaries' connections, so it only runs where
-// nothing else does.
-const restartEnv = "VIRTUMANCER_TEST_RESTART_LIBVIRTD"
 
 // TestAccLibvirtdRestartMidApplyConverges is the libvirtd variant of
 // TestAccInterruptedApplyConverges: libvirtd is restarted (inside the
@@ -32,8 +21,8 @@ const restartEnv = "VIRTUMANCER_TEST_RESTART_LIBVIRTD"
 // Run with the pinned OpenTofu and, when one is on PATH, with terraform.
 func TestAccLibvirtdRestartMidApplyConverges(t *testing.T) {
 	acctest.PreCheck(t)
-	if os.Getenv(restartEnv) != "1" {
-		t.Skipf("restarts the machine's libvirtd, disturbing anything else using it; set %s=1 to run", restartEnv)
+	if os.Getenv(libvirttest.RestartEnv) != "1" {
+		t.Skipf("restarts the machine's libvirtd, disturbing anything else using it; set %s=1 to run", libvirttest.RestartEnv)
 	}
 	clis := []string{os.Getenv("TF_ACC_TERRAFORM_PATH")}
 	if tf, err := exec.LookPath("terraform"); err == nil && tf != clis[0] {
@@ -76,7 +65,7 @@ func (r *resumeRun) restartMidApply() {
 			t.Fatalf("half the VMs did not appear within 2m:\n%s", out.String())
 		}
 	}
-	restartLibvirtd(t)
+	libvirttest.Restart(t)
 	lv, err := acctest.Dial(acctest.TestURI) // the old connection died with the daemon
 	if err != nil {
 		t.Fatal(err)
@@ -88,44 +77,4 @@ func (r *resumeRun) restartMidApply() {
 	case <-time.After(3 * time.Minute):
 		t.Fatalf("the apply did not end within 3m of the restart:\n%s", out.String())
 	}
-}
-
-// restartLibvirtd stops libvirtd by its pid file, starts it again with
-// scripts/libvirtd.sh (inside the tests' network namespace) and takes a new
-// holder of test:///default, as the sync service's fault tests do.
-func restartLibvirtd(t *testing.T) {
-	t.Helper()
-	data, err := os.ReadFile("/run/libvirtd.pid")
-	if err != nil {
-		t.Fatalf("%s=1 but libvirtd's pid file is unreadable: %v", restartEnv, err)
-	}
-	pid, err := strconv.Atoi(strings.TrimSpace(string(data)))
-	if err != nil {
-		t.Fatalf("libvirtd pid file holds %q: %v", data, err)
-	}
-	if err := syscall.Kill(pid, syscall.SIGTERM); err != nil {
-		t.Fatalf("stop libvirtd (pid %d): %v", pid, err)
-	}
-	waitUntil(t, 30*time.Second, "libvirtd exited", func() error {
-		if err := syscall.Kill(pid, 0); !errors.Is(err, syscall.ESRCH) {
-			return fmt.Errorf("pid %d: %w", pid, err)
-		}
-		return nil
-	})
-	if out, err := exec.Command("bash", "scripts/libvirtd.sh", "start").CombinedOutput(); err != nil {
-		t.Fatalf("scripts/libvirtd.sh start: %v: %s", err, out)
-	}
-	waitUntil(t, 30*time.Second, "libvirtd answers again", libvirttest.Rehold)
-	t.Logf("libvirtd (pid %d) restarted", pid)
-}
-
-func waitUntil(t *testing.T, limit time.Duration, what string, ok func() error) {
-	t.Helper()
-	var err error
-	for deadline := time.Now().Add(limit); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
-		if err = ok(); err == nil {
-			return
-		}
-	}
-	t.Fatalf("%s: not within %s: %v", what, limit, err)
 }

@@ -32,6 +32,9 @@ cleanup() {
     kill "$holder_pid" 2>/dev/null || true
     wait "$holder_pid" 2>/dev/null || true
   fi
+  for db in "${pg_dbs[@]}"; do
+    psql -q "$pg_admin" -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null 2>&1 || true
+  done
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -82,9 +85,39 @@ resource "$2" "vm" {
 HCL
 }
 
-# configs DIR N: ours, the two floors and terraform_data, one folder each.
+# pg_url NAME: the URL of a fresh database NAME on the tests' PostgreSQL
+# (scripts/pgenv.sh); empty when that cluster does not answer.
+pg_admin=${VIRTUMANCER_TEST_POSTGRES:-postgres://postgres@127.0.0.1:55432/postgres?sslmode=disable}
+pg_dbs=()
+pg_url() {
+  psql -q "$pg_admin" -c "CREATE DATABASE $1" >/dev/null 2>&1 || return 0
+  echo "${pg_admin%%/postgres\?*}/$1?sslmode=disable"
+}
+
+# configs DIR N: ours (on SQLite, and on PostgreSQL when it answers), the two
+# floors and terraform_data, one folder each.
 configs() {
   mkdir -p "$1"/{vm,floorvm,floormin,data}
+  local pg db
+  db="bench_plan_$$_$(basename "$1" | tr -c 'a-z0-9\n' _)"
+  pg=$(pg_url "$db") # a subshell: the list of databases to drop is kept here
+  if [ -n "$pg" ]; then
+    pg_dbs+=("$db")
+    mkdir -p "$1/vmpg"
+    cat >"$1/vmpg/main.tf" <<HCL
+terraform {
+  required_providers {
+    virtumancer = { source = "virtumancer/virtumancer" }
+  }
+}
+provider "virtumancer" { database = "$pg" }
+resource "virtumancer_host" "h" {
+  id  = "benchpg"
+  uri = "test:///default"
+}
+$(prefix="${prefix}pg" vm_hcl "$2" virtumancer_vm virtumancer_host.h.id)
+HCL
+  fi
   cat >"$1/vm/main.tf" <<HCL
 terraform {
   required_providers {
@@ -184,12 +217,17 @@ run_cli() { # CLI N
   measure "$cli" "$dir/data" init -input=false >/dev/null
   measure "$cli" "$dir/data" apply -auto-approve -input=false >/dev/null
   declare -A apply wall cpu
+  local cs=(vm floorvm floormin) ps=(vm floorvm floormin data)
+  if [ -d "$dir/vmpg" ]; then
+    cs+=(vmpg) ps+=(vmpg)
+    applied+=("$dir/vmpg|$cli")
+  fi
   applied+=("$dir/vm|$cli")
-  for c in vm floorvm floormin; do
+  for c in "${cs[@]}"; do
     apply[$c]=$(measure "$cli" "$dir/$c" apply -auto-approve -input=false -parallelism=10)
   done
   for _ in 1 2 3; do
-    for c in vm floorvm floormin data; do
+    for c in "${ps[@]}"; do
       t=$(measure "$cli" "$dir/$c" plan -input=false -lock=false -parallelism=10 -detailed-exitcode)
       wall[$c]=$(minof "${wall[$c]:-}" "${t% *}")
       cpu[$c]=$(minof "${cpu[$c]:-}" "${t#* }")
@@ -200,12 +238,22 @@ run_cli() { # CLI N
   fi
   measure "$cli" "$dir/vm" destroy -auto-approve -input=false -parallelism=10 >/dev/null
   unset 'applied[-1]'
+  if [ -d "$dir/vmpg" ]; then
+    measure "$cli" "$dir/vmpg" destroy -auto-approve -input=false -parallelism=10 >/dev/null
+    unset 'applied[-1]'
+  fi
   local p=()
   for c in vm floorvm floormin data; do p[${#p[@]}]="${wall[$c]} ${cpu[$c]}"; done
   report "[$v] plan $n virtumancer_vm / benchfloor_vm (same schema, no-op)" "${p[0]}" "${p[1]}" "target <= 1.3; " "best of 3"
   report "[$v] plan $n virtumancer_vm / benchfloor_min (two attributes)" "${p[0]}" "${p[2]}" "target <= 2; " "best of 3"
   report "[$v] apply $n virtumancer_vm / benchfloor_min at -parallelism=10" "${apply[vm]}" "${apply[floormin]}" "target <= 2; " "one run"
   report "[$v] apply $n virtumancer_vm / benchfloor_vm at -parallelism=10" "${apply[vm]}" "${apply[floorvm]}" "" "one run"
+  if [ -d "$dir/vmpg" ]; then
+    report "[$v] plan $n virtumancer_vm, store on PostgreSQL / on SQLite" "${wall[vmpg]} ${cpu[vmpg]}" "${p[0]}" "target <= 1.2; " "best of 3"
+    report "[$v] apply $n virtumancer_vm, store on PostgreSQL / on SQLite" "${apply[vmpg]}" "${apply[vm]}" "" "one run"
+  else
+    echo "RATIO [$v] plan $n virtumancer_vm, store on PostgreSQL / on SQLite = n/a (no PostgreSQL at $pg_admin: bash scripts/pgenv.sh)"
+  fi
   echo "REF   [$v] plan $n terraform_data = ${wall[data]}s (benchfloor_min / terraform_data = $(ratio "${wall[floormin]}" "${wall[data]}"); cpu ${cpu[data]}s)"
 }
 

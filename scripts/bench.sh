@@ -39,6 +39,10 @@ if [ -d internal/syncer ]; then
   p=BenchmarkEventToRow20Hosts
   say "EVENT to row latency over 1,000 events, 20 host ids on test:///default (distinct URIs: scheme, socket=, mode=): p99 $(metric $p p99-ms) ms until all 20 rows, $(metric $p p99-own-ms) ms until the assigned host's row (target < 100 ms; p50 $(metric $p p50-ms) ms, max $(metric $p max-ms) ms)"
   say "PEAK RSS during a 5,000-domain full sync: $(metric BenchmarkFullSync/5000/bulk/first peak-rss-MiB) MiB"
+  echo "== sync engine: full sync of 5,000 domains into PostgreSQL vs into SQLite (rounds alternate the backends)"
+  bench ./internal/syncer/ 'BenchmarkFullSyncPostgres$'
+  p=BenchmarkFullSyncPostgres
+  say "RATIO full sync 5,000 domains into PostgreSQL / into SQLite = first $(metric $p/first ratio), resync $(metric $p/resync ratio) (target <= 1.2; first $(metric $p/first postgres-ms) vs $(metric $p/first sqlite-ms) ms, resync $(metric $p/resync postgres-ms) vs $(metric $p/resync sqlite-ms) ms)"
 fi
 
 if [ -f scripts/bench-plan.sh ]; then

@@ -2,14 +2,10 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
 	"os"
-	"os/exec"
-	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -98,19 +94,14 @@ func b2i(b bool) int {
 	return 0
 }
 
-// restartEnv opts in to restarting the machine's libvirtd. It resets
-// test:///default for every process and breaks other test binaries' open
-// connections, so it only runs where nothing else does: .ci/run sets it.
-const restartEnv = "VIRTUMANCER_TEST_RESTART_LIBVIRTD"
-
 // TestIntegrationLibvirtdRestart kills libvirtd under the running service
 // and starts it again: the service notices, reconnects with backoff,
 // resyncs (the reset test driver's domains are soft-deleted, a domain
 // defined after the restart arrives by event), and /api/v1/hosts shows
 // the outage and the recovery.
 func TestIntegrationLibvirtdRestart(t *testing.T) {
-	if os.Getenv(restartEnv) != "1" {
-		t.Skipf("restarts the machine's libvirtd, disturbing anything else using it; set %s=1 to run (.ci/run does)", restartEnv)
+	if os.Getenv(libvirttest.RestartEnv) != "1" {
+		t.Skipf("restarts the machine's libvirtd, disturbing anything else using it; set %s=1 to run (.ci/run does)", libvirttest.RestartEnv)
 	}
 	requireDaemon(t)
 	st := syncertest.NewStore(t, store.Host{ID: "test", URI: testURI}, store.Host{ID: "qemu", URI: qemuURI})
@@ -122,7 +113,7 @@ func TestIntegrationLibvirtdRestart(t *testing.T) {
 	})
 	syncertest.WaitRow(t, st, "test", before.Name(), "recorded", syncertest.Live)
 
-	restartLibvirtd(t)
+	libvirttest.Restart(t)
 
 	// The test driver came back empty: the resync soft-deletes our domain.
 	syncertest.Eventually(t, 60*time.Second, "both hosts reconnected after an outage", func() (bool, string) {
@@ -146,41 +137,6 @@ func TestIntegrationLibvirtdRestart(t *testing.T) {
 	if code := d.stop(sigterm); code != 0 {
 		t.Errorf("exit %d after SIGTERM", code)
 	}
-}
-
-// restartLibvirtd stops the daemon by its pid file, starts it again with
-// scripts/libvirtd.sh (inside the tests' network namespace) and waits until it answers, then takes a new holder of
-// test:///default (the old one died with the daemon).
-func restartLibvirtd(t *testing.T) {
-	t.Helper()
-	data, err := os.ReadFile("/run/libvirtd.pid")
-	if err != nil {
-		t.Fatalf("%s=1 but libvirtd's pid file is unreadable: %v", restartEnv, err)
-	}
-	pid, err := strconv.Atoi(strings.TrimSpace(string(data)))
-	if err != nil {
-		t.Fatalf("libvirtd pid file holds %q: %v", data, err)
-	}
-	if err := syscall.Kill(pid, syscall.SIGTERM); err != nil {
-		t.Fatalf("stop libvirtd (pid %d): %v", pid, err)
-	}
-	syncertest.Eventually(t, 30*time.Second, "libvirtd exited", func() (bool, string) {
-		err := syscall.Kill(pid, 0)
-		return errors.Is(err, syscall.ESRCH), fmt.Sprintf("pid %d: %v", pid, err)
-	})
-	t.Logf("libvirtd (pid %d) stopped", pid)
-	time.Sleep(time.Second) // let the service see the outage before the daemon returns
-	// Started again inside the tests' network namespace, as testenv.sh does.
-	if out, err := exec.Command("bash", "../../scripts/libvirtd.sh", "start").CombinedOutput(); err != nil {
-		t.Fatalf("scripts/libvirtd.sh start: %v: %s", err, out)
-	}
-	syncertest.Eventually(t, 30*time.Second, "libvirtd answers again", func() (bool, string) {
-		if err := libvirttest.Rehold(); err != nil {
-			return false, err.Error()
-		}
-		return true, ""
-	})
-	t.Logf("libvirtd restarted")
 }
 
 // TestIntegrationStoreFileDeletedStopsDaemon: the store file removed under

@@ -134,6 +134,33 @@ func TestIntegrationReplicas(t *testing.T) {
 	if live != 10 || total != 10 {
 		t.Errorf("after the failovers: %d live of %d rows of %s, want 10 of 10", live, total, v2.Name())
 	}
+	// A host added reaches both replicas at once (LISTEN/NOTIFY), and one
+	// of them owns it; removed, it leaves both.
+	if err := st.CreateHost(context.Background(), store.Host{ID: "r10", URI: testURI}); err != nil {
+		t.Fatal(err)
+	}
+	took = syncertest.Eventually(t, 3*time.Second, "the added host listed by both replicas, owned by one", func() (bool, string) {
+		ida, ownersA := owned(a2)
+		idb, ownersB := owned(b)
+		n := 0
+		for _, ids := range [][]string{ida, idb} {
+			if slices.Contains(ids, "r10") {
+				n++
+			}
+		}
+		return n == 1 && ownersA["r10"] != "" && ownersA["r10"] == ownersB["r10"], fmt.Sprintf("a owns %v, b owns %v, owners %q/%q", ida, idb, ownersA["r10"], ownersB["r10"])
+	})
+	t.Logf("a host added: owned after %s", took.Round(10*time.Millisecond))
+	if _, err := st.DeleteHost(context.Background(), "r10"); err != nil {
+		t.Fatal(err)
+	}
+	syncertest.Eventually(t, 3*time.Second, "the removed host gone from both replicas", func() (bool, string) {
+		_, ownersA := owned(a2)
+		_, ownersB := owned(b)
+		_, inA := ownersA["r10"]
+		_, inB := ownersB["r10"]
+		return !inA && !inB, fmt.Sprintf("listed by a %v, by b %v", inA, inB)
+	})
 	for _, d := range []*service{b, a2} {
 		if code := d.stop(syscall.SIGTERM); code != 0 {
 			t.Errorf("replica exit %d: %s", code, tail(d.output()))

@@ -194,6 +194,9 @@ func (c *Claims) SetSynced(id string) {
 // holds is absent. On SQLite this replica owns them all.
 func (c *Claims) Owners(ctx context.Context, ids []string) (map[string]Owner, error) {
 	out := map[string]Owner{}
+	if c == nil {
+		return out, nil
+	}
 	if !c.Shared() {
 		c.mu.Lock()
 		defer c.mu.Unlock()

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"strings"
 	"time"
 
 	"zombiezen.com/go/sqlite"
@@ -36,8 +37,8 @@ type txConn interface {
 	exec(query string, args []any) error
 	// execCount runs a statement now and returns how many rows it changed.
 	execCount(query string, args []any) (int64, error)
-	// insertID runs an INSERT of one row and returns its id.
-	insertID(query string, args []any) (int64, error)
+	// insertID inserts one row of cols into table and returns its id.
+	insertID(table string, cols []string, args []any) (int64, error)
 	query(query string, args []any, fn func(row) error) error
 	execDDL(query string) error
 	// stamp is t as a statement argument for a timestamp column, and the
@@ -101,11 +102,16 @@ func (sc *sqliteConn) exec(query string, args []any) error {
 	return sqlitex.Execute(sc.c, query, &sqlitex.ExecOptions{Args: args})
 }
 
-func (sc *sqliteConn) insertID(query string, args []any) (int64, error) {
-	if err := sc.exec(query, args); err != nil {
+func (sc *sqliteConn) insertID(table string, cols []string, args []any) (int64, error) {
+	if err := sc.exec(insertSQL(table, cols), args); err != nil {
 		return 0, err
 	}
 	return sc.c.LastInsertRowID(), nil
+}
+
+// insertSQL is an INSERT of one row of cols.
+func insertSQL(table string, cols []string) string {
+	return "INSERT INTO " + table + " (" + strings.Join(cols, ", ") + ") VALUES (?" + strings.Repeat(", ?", len(cols)-1) + ")"
 }
 
 func (sc *sqliteConn) query(query string, args []any, fn func(row) error) error {

@@ -92,10 +92,17 @@ var pgMigrations = map[int][]string{
 		"CREATE INDEX vmsync_recorded_host_name ON vmsync_recorded (host_id, name)",
 		pgNotifyTrigger("vmsync_recorded"),
 	},
-	// No change-feed trigger: every replica rewrites its row each second,
-	// which is no change to the store anyone must re-check.
+	// No change-feed trigger on vmsync_replicas: every replica rewrites its
+	// row each second, which is no change to the store anyone must re-check.
+	// vmsync_changes counts the statements that changed the store, in the
+	// changing transaction itself, so a snapshot's count says exactly which
+	// commits it holds (Tx.Current; the notifications arrive too late).
 	3: {
 		"CREATE TABLE vmsync_replicas (replica_id text PRIMARY KEY, backend_pid integer, writer_pid integer, started_at timestamptz NOT NULL, " +
 			"heartbeat_at timestamptz NOT NULL, hosts_json text NOT NULL DEFAULT '{}')",
+		"CREATE TABLE vmsync_changes (n bigint NOT NULL)",
+		"INSERT INTO vmsync_changes (n) VALUES (0)",
+		"CREATE OR REPLACE FUNCTION vmsync_notify() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN " +
+			"UPDATE vmsync_changes SET n = n + 1; PERFORM pg_notify('" + pgNotifyChannel + "', TG_TABLE_NAME); RETURN NULL; END $$",
 	},
 }

@@ -36,6 +36,11 @@ func (s *Store) ReadHostRows(ctx context.Context, hostID string) (HostRows, erro
 	hr := HostRows{HostID: hostID, h: h, version: v}
 	err = s.readOn(ctx, h, func(tx *Tx) error {
 		var err error
+		if h.pg != nil { // the count of changes in this very snapshot
+			if hr.version, err = tx.pgChanges(); err != nil {
+				return err
+			}
+		}
 		if hr.VMs, err = tx.ListVMsWithDeleted(hostID); err != nil {
 			return err
 		}
@@ -60,13 +65,22 @@ func (tx *Tx) Current(rows HostRows) (bool, error) {
 		return false, nil // never read, or read from the file before a Reopen
 	}
 	if tx.h.pg != nil {
-		// PostgreSQL's change feed arrives after the commit, so it cannot
-		// prove that nothing was committed: the caller lists again.
-		return false, nil
+		// The write lock is held, so this count is every commit so far.
+		n, err := tx.pgChanges()
+		return err == nil && n == rows.version, err
 	}
 	v, err := tx.h.dv.read(tx.s)
 	if err != nil {
 		return false, err
 	}
 	return v == rows.version, nil
+}
+
+// pgChanges is PostgreSQL's count of statements that changed the store, as
+// this transaction sees it (vmsync_changes, kept by the change feed's
+// trigger in the changing transaction).
+func (tx *Tx) pgChanges() (int64, error) {
+	var n int64
+	err := tx.query("read the store's change count", "SELECT n FROM vmsync_changes", func(r row) error { n = r.Int64(0); return nil })
+	return n, err
 }

@@ -214,6 +214,10 @@ type pgConn struct {
 	ctx    context.Context
 	c      *pgx.Conn
 	queued *pgx.Batch // execs not sent yet
+	// ids reserved for inserts into idTable, taken idBlock at a time.
+	ids     []int64
+	idTable string
+	idBlock int
 }
 
 // maxQueued bounds the statements held back, so one batch stays small.
@@ -325,11 +329,36 @@ func (pc *pgConn) flush() error {
 	return pc.lost(pc.wrap(pc.ctx, pc.c.SendBatch(pc.ctx, b).Close()))
 }
 
-// insertID goes out with the queued statements, in the same round trip.
-func (pc *pgConn) insertID(query string, args []any) (int64, error) {
-	var id int64
-	pc.batch().Queue(rebind(query)+" RETURNING id", args...).QueryRow(func(r pgx.Row) error { return r.Scan(&id) })
-	return id, pc.flush()
+// insertID takes the row's id from the table's sequence ahead of time, in
+// blocks (reserveIDs), so the INSERT itself needs no answer and is queued
+// like any exec: a first sync of thousands of VMs then costs a round trip
+// per block of statements, not per row. Ids a transaction reserved and did
+// not use are skipped for good, as ids of rolled-back inserts are: ids
+// stay unique and are never reused.
+func (pc *pgConn) insertID(table string, cols []string, args []any) (int64, error) {
+	if len(pc.ids) == 0 || pc.idTable != table {
+		if err := pc.reserveIDs(table); err != nil {
+			return 0, err
+		}
+	}
+	id := pc.ids[0]
+	pc.ids = pc.ids[1:]
+	return id, pc.exec(insertSQL(table, append([]string{"id"}, cols...)), append([]any{id}, args...))
+}
+
+// reserveIDs takes the next ids of table's sequence: one for a
+// transaction's first insert (the provider's), then twice as many each
+// time, up to 1024.
+func (pc *pgConn) reserveIDs(table string) error {
+	if pc.idTable != table {
+		pc.idTable, pc.idBlock = table, 0
+	}
+	pc.idBlock = min(max(2*pc.idBlock, 1), 1024)
+	var ids []int64
+	err := pc.query(reserveIDsSQL, []any{table, pc.idBlock},
+		func(r row) error { ids = append(ids, r.Int64(0)); return nil })
+	pc.ids = ids
+	return err
 }
 
 func (pc *pgConn) query(query string, args []any, fn func(row) error) error {

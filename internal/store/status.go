@@ -40,25 +40,36 @@ const (
 // is stamped with the current time.
 func (tx *Tx) PutVMStatus(st VMStatus) error {
 	op := fmt.Sprintf("put status of vm %q on host %q", st.Name, st.HostID)
+	args, err := tx.statusRow(st)
+	if err != nil {
+		return err
+	}
+	return tx.exec(op, "INSERT INTO vmsync_vm_status (host_id, name, live_json, drift_json, drifted, state, observed_at) "+
+		"VALUES (?, ?, ?, ?, ?, ?, ?)"+statusConflict, args...)
+}
+
+// statusConflict makes a status insert replace the VM's previous one.
+const statusConflict = " ON CONFLICT (host_id, name) DO UPDATE SET live_json = excluded.live_json, drift_json = excluded.drift_json, " +
+	"drifted = excluded.drifted, state = excluded.state, observed_at = excluded.observed_at"
+
+// statusRow is st as the values of a vmsync_vm_status row, in column order.
+func (tx *Tx) statusRow(st VMStatus) ([]any, error) {
+	op := fmt.Sprintf("put status of vm %q on host %q", st.Name, st.HostID)
 	if st.HostID == "" || st.Name == "" {
-		return tx.s.errf("%s: host id and vm name must not be empty", op)
+		return nil, tx.s.errf("%s: host id and vm name must not be empty", op)
 	}
 	live, err := json.Marshal(st.Live)
 	if err != nil {
-		return tx.s.errf("%s: encode live config: %w", op, err)
+		return nil, tx.s.errf("%s: encode live config: %w", op, err)
 	}
 	drift, err := json.Marshal(nonNil(st.Drift))
 	if err != nil {
-		return tx.s.errf("%s: encode drift: %w", op, err)
+		return nil, tx.s.errf("%s: encode drift: %w", op, err)
 	}
 	if st.ObservedAt.IsZero() {
 		st.ObservedAt = time.Now()
 	}
-	return tx.exec(op, `INSERT INTO vmsync_vm_status (host_id, name, live_json, drift_json, drifted, state, observed_at)
-VALUES (?, ?, ?, ?, ?, ?, ?)
-ON CONFLICT (host_id, name) DO UPDATE SET live_json = excluded.live_json, drift_json = excluded.drift_json,
-	drifted = excluded.drifted, state = excluded.state, observed_at = excluded.observed_at`,
-		st.HostID, st.Name, string(live), string(drift), len(st.Drift) > 0, st.State, tx.stampArg(st.ObservedAt))
+	return []any{st.HostID, st.Name, string(live), string(drift), len(st.Drift) > 0, st.State, tx.stampArg(st.ObservedAt)}, nil
 }
 
 // DeleteVMStatus removes one VM's status; removing an absent one is no error.

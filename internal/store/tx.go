@@ -70,12 +70,12 @@ func (tx *Tx) exec(op, query string, args ...any) error {
 	return tx.s.sqlErr(op, tx.conn.exec(query, args))
 }
 
-// insertID runs an INSERT of one row and returns the row's id.
-func (tx *Tx) insertID(op, query string, args ...any) (int64, error) {
+// insertID inserts one row of cols into table and returns the row's id.
+func (tx *Tx) insertID(op, table string, cols []string, args ...any) (int64, error) {
 	if err := tx.usable(op, true); err != nil {
 		return 0, err
 	}
-	id, err := tx.conn.insertID(query, args)
+	id, err := tx.conn.insertID(table, cols, args)
 	return id, tx.s.sqlErr(op, err)
 }
 

@@ -149,8 +149,8 @@ func (tx *Tx) encodeVMWrite(op, hostID, name string, cfg vminfo.VMInfo) (vmWrite
 
 func (tx *Tx) insertVM(w vmWrite) (VM, error) {
 	now, at := tx.stamp(time.Now())
-	id, err := tx.insertID(w.op, "INSERT INTO virtual_machines (created_at, updated_at, deleted_at, name, host_id, config_json) VALUES (?, ?, NULL, ?, ?, ?)",
-		now, now, w.name, w.hostID, w.js)
+	id, err := tx.insertID(w.op, "virtual_machines", []string{"created_at", "updated_at", "deleted_at", "name", "host_id", "config_json"},
+		now, now, nil, w.name, w.hostID, w.js)
 	if err != nil {
 		return VM{}, err
 	}

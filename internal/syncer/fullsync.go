@@ -91,7 +91,7 @@ func (e *Engine) writeFull(ctx context.Context, h store.Host, obs []observe.Obse
 			prev[st.Name] = st
 		}
 		present := make(map[string]bool, len(obs))
-		w := recorder{tx: tx, hostID: h.ID, since: listedAt, prev: prev, res: &out.res}
+		w := recorder{tx: tx, hostID: h.ID, since: listedAt, prev: prev, res: &out.res, bulk: &bulkWrites{}}
 		for _, o := range obs {
 			if o.Gone {
 				continue
@@ -103,6 +103,9 @@ func (e *Engine) writeFull(ctx context.Context, h store.Host, obs []observe.Obse
 				return err
 			}
 			out.known[o.Name] = res
+		}
+		if err := w.flush(out.known); err != nil {
+			return err
 		}
 		if err := w.sweep(rows, statuses, present); err != nil {
 			return err
@@ -143,6 +146,16 @@ type recorder struct {
 	// unchanged status is not rewritten.
 	prev map[string]store.VMStatus
 	res  *SyncResult
+	// bulk, when set (full sync), collects the inserts of new rows and the
+	// statuses, which flush writes in bulk (store.Tx.InsertNewVMs,
+	// PutVMStatuses); nil (events) writes each at once.
+	bulk *bulkWrites
+}
+
+// bulkWrites are a full sync's writes held for flush.
+type bulkWrites struct {
+	fresh    []observe.Observation // domains with no row at all
+	statuses []store.VMStatus
 }
 
 // present records a domain that exists. row is its row, live or
@@ -156,6 +169,10 @@ func (w recorder) present(o observe.Observation, row store.VM, ok bool) (observe
 	if res.Verdict == observe.NoRecord {
 		if ok && row.ChangedSince(w.since) {
 			w.res.Newer++ // soft-deleted since we read libvirt: not ours to revive
+			return res, nil
+		}
+		if !ok && w.bulk != nil {
+			w.bulk.fresh = append(w.bulk.fresh, o) // flush inserts it and writes its status
 			return res, nil
 		}
 		vm, err := w.insert(o, row, ok)
@@ -200,7 +217,36 @@ func (w recorder) status(res observe.Result) error {
 	if old, ok := w.prev[res.Name]; ok && sameStatus(old, st) {
 		return nil // a resync of a quiet host writes next to nothing
 	}
+	if w.bulk != nil {
+		w.bulk.statuses = append(w.bulk.statuses, st)
+		return nil
+	}
 	return w.tx.PutVMStatus(st)
+}
+
+// flush writes what a full sync held back: the new rows, whose results
+// then replace their NoRecord ones in known, and every status.
+func (w recorder) flush(known map[string]observe.Result) error {
+	fresh := w.bulk.fresh
+	if len(fresh) > 0 {
+		news := make([]store.NewVM, len(fresh))
+		for i, o := range fresh {
+			news[i] = store.NewVM{Name: o.Name, Cfg: o.Live.Info}
+		}
+		vms, err := w.tx.InsertNewVMs(w.hostID, news)
+		if err != nil {
+			return err
+		}
+		w.res.Inserted += len(vms)
+		for i, o := range fresh {
+			res := observe.Classify(w.hostID, &vms[i], o)
+			known[o.Name] = res
+			if err := w.status(res); err != nil {
+				return err
+			}
+		}
+	}
+	return w.tx.PutVMStatuses(w.bulk.statuses)
 }
 
 // gone soft-deletes the live row of a domain that no longer exists,

@@ -51,6 +51,8 @@ func Run(t *testing.T, b Backend) {
 		{"BusyGivesUp", BusyGivesUp},
 		{"TwoClients", TwoClients},
 		{"SyncStatus", SyncStatus},
+		{"BulkWrites", BulkWrites},
+		{"HostRowsCurrent", HostRowsCurrent},
 		{"IDsAndTimestamps", IDsAndTimestamps},
 		{"ChangeFeed", ChangeFeed},
 		{"NoLostUpdate", NoLostUpdate},
@@ -458,6 +460,96 @@ func SyncStatus(t *testing.T, b Backend) {
 	if len(hs) != 2 || hs[0].HostID != "g" || hs[0].LastSyncAt != nil || hs[0].LastError != "refused" || !hs[0].LastErrorAt.Equal(at) ||
 		!hs[1].Connected || hs[1].VMCount != 2 || !hs[1].LastSyncAt.Equal(at) || hs[1].LastErrorAt != nil {
 		t.Fatalf("ListHostStatus = %+v", hs)
+	}
+}
+
+// BulkWrites: a full sync's bulk calls write what the one-row calls do:
+// InsertNewVMs gives each VM its own new id, config_json and recorded copy
+// (in the order given), PutVMStatuses inserts and then replaces statuses;
+// a later single insert gets an id above them all.
+func BulkWrites(t *testing.T, b Backend) {
+	s := b.Open(t, store.Options{})
+	at := time.Date(2026, 1, 2, 3, 4, 5, 123456000, time.UTC)
+	news := []store.NewVM{{Name: "c", Cfg: Cfg("c", 3)}, {Name: "a", Cfg: Cfg("a", 1)}, {Name: "b", Cfg: Cfg("b", 2)}}
+	var got []store.VM
+	must(t, s.Write(bg, func(tx *store.Tx) (err error) {
+		if got, err = tx.InsertNewVMs("h", news); err != nil {
+			return err
+		}
+		return tx.PutVMStatuses([]store.VMStatus{
+			{HostID: "h", Name: "a", Live: Cfg("a", 1), State: 1, ObservedAt: at},
+			{HostID: "h", Name: "b", Live: Cfg("b", 4), Drift: []vminfo.Drift{{Field: "memory", Recorded: "2", Live: "4"}}, State: 1, ObservedAt: at},
+		})
+	}))
+	ids := map[int64]bool{}
+	for i, vm := range got {
+		if vm.Name != news[i].Name || vm.Config.Memory != news[i].Cfg.Memory || vm.RecordedFrom != store.RecordedFromTable || ids[vm.ID] {
+			t.Fatalf("InsertNewVMs[%d] = %+v", i, vm)
+		}
+		ids[vm.ID] = true
+	}
+	rows, err := s.ListVMs(bg, "h")
+	must(t, err)
+	if len(rows) != 3 {
+		t.Fatalf("rows after InsertNewVMs = %+v", rows)
+	}
+	for _, r := range rows {
+		want := got[slices.IndexFunc(got, func(v store.VM) bool { return v.Name == r.Name })]
+		if r.ID != want.ID || r.ConfigJSON != want.ConfigJSON || r.RecordedJSON != want.ConfigJSON || r.RecordedFrom != store.RecordedFromTable ||
+			!r.CreatedAt.Equal(want.CreatedAt) {
+			t.Fatalf("row %s = %+v, want %+v", r.Name, r, want)
+		}
+	}
+	st, err := s.ListVMStatus(bg, "h")
+	must(t, err)
+	if len(st) != 2 || st[0].Name != "a" || len(st[0].Drift) != 0 || st[1].Live.Memory != 4 || len(st[1].Drift) != 1 || !st[1].ObservedAt.Equal(at) {
+		t.Fatalf("statuses = %+v", st)
+	}
+	must(t, s.Write(bg, func(tx *store.Tx) error {
+		return tx.PutVMStatuses([]store.VMStatus{{HostID: "h", Name: "a", Live: Cfg("a", 1), State: 3, ObservedAt: at},
+			{HostID: "h", Name: "c", Live: Cfg("c", 3), State: 5, ObservedAt: at}})
+	}))
+	if st, _ := s.ListVMStatus(bg, "h"); len(st) != 3 || st[0].State != 3 || st[2].State != 5 {
+		t.Fatalf("statuses replaced = %+v", st)
+	}
+	next, err := s.UpsertVM(bg, "h", "d", Cfg("d", 4))
+	must(t, err)
+	for id := range ids {
+		if next.ID <= id {
+			t.Fatalf("a later insert got id %d, not above the bulk ids %v", next.ID, ids)
+		}
+	}
+}
+
+// HostRowsCurrent: rows read with ReadHostRows are current for a write
+// until anyone commits a change: another client, or this store itself.
+func HostRowsCurrent(t *testing.T, b Backend) {
+	s := b.Open(t, store.Options{})
+	_, err := s.UpsertVM(bg, "h", "a", Cfg("a", 1))
+	must(t, err)
+	current := func() func(change func()) bool {
+		t.Helper()
+		rows, err := s.ReadHostRows(bg, "h")
+		must(t, err)
+		if len(rows.VMs) != 1 {
+			t.Fatalf("ReadHostRows = %+v", rows.VMs)
+		}
+		return func(change func()) bool {
+			change()
+			var ok bool
+			must(t, s.Write(bg, func(tx *store.Tx) (err error) { ok, err = tx.Current(rows); return err }))
+			return ok
+		}
+	}
+	if !current()(func() {}) {
+		t.Fatal("rows read with nothing committed since are not current")
+	}
+	other := b.OpenAgain(t, s, store.Options{})
+	if current()(func() { must(t, other.PutHostStatus(bg, store.HostStatus{HostID: "h", VMCount: 1})) }) {
+		t.Fatal("rows are current after another client's commit")
+	}
+	if current()(func() { must(t, s.PutVMStatus(bg, store.VMStatus{HostID: "h", Name: "a", Live: Cfg("a", 1)})) }) {
+		t.Fatal("rows are current after this store's own commit")
 	}
 }
 
