@@ -1,6 +1,7 @@
 package libvirttest
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -42,7 +43,7 @@ func Restart(t testing.TB) {
 		return nil
 	})
 	time.Sleep(time.Second)
-	if out, err := exec.Command("bash", filepath.Join(moduleRoot(t), "scripts", "libvirtd.sh"), "start").CombinedOutput(); err != nil {
+	if out, err := exec.CommandContext(context.Background(), "bash", filepath.Join(moduleRoot(t), "scripts", "libvirtd.sh"), "start").CombinedOutput(); err != nil {
 		t.Fatalf("scripts/libvirtd.sh start: %v: %s", err, out)
 	}
 	waitFor(t, 30*time.Second, "libvirtd answers again", Rehold)
