@@ -11,7 +11,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -220,10 +219,12 @@ func onDomains(t testing.TB, names []string, fn func(*libvirt.Libvirt, string) e
 	}
 }
 
-// NewStore creates a store in a temp dir with the given hosts.
+// NewStore creates a store with the given hosts on the backend
+// VIRTUMANCER_TEST_STORE chooses (pgtest.StoreLocation): a SQLite file in
+// a temp dir by default; st.Path() is its location either way.
 func NewStore(t testing.TB, hosts ...store.Host) *store.Store {
 	t.Helper()
-	st, err := store.Open(filepath.Join(t.TempDir(), "virtumancer.db"), store.Options{})
+	st, err := store.Open(pgtest.StoreLocation(t, "sync"), store.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
