@@ -51,7 +51,7 @@ func killCLIMidApply(t *testing.T, cli, binary, rc string) {
 		}
 	})
 	dir := t.TempDir()
-	db := filepath.Join(dir, "virtumancer.db")
+	db := acctest.StoreLocation(t)
 	writeFile(t, filepath.Join(dir, "work", "main.tf"), fmt.Sprintf(`terraform {
   required_providers {
     virtumancer = { source = "virtumancer/virtumancer" }

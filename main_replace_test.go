@@ -37,7 +37,7 @@ func forcedReplaceInUse(t *testing.T, cli, rc string) {
 	dir := filepath.Join("/var/lib/virtumancer-test", id)
 	vol := id + ".raw"
 	work := filepath.Join(t.TempDir(), "work")
-	db := filepath.Join(t.TempDir(), "virtumancer.db")
+	db := acctest.StoreLocation(t)
 	config := func(capacity int) {
 		writeFile(t, filepath.Join(work, "main.tf"), fmt.Sprintf(`terraform {
   required_providers {

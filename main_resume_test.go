@@ -70,7 +70,7 @@ func newResumeRunNamed(t *testing.T, cli, binary, rc, prefix string) *resumeRun 
 	}
 	dir := t.TempDir()
 	r := &resumeRun{t: t, cli: cli, binary: binary, rc: rc, work: filepath.Join(dir, "work"),
-		db: filepath.Join(dir, "virtumancer.db"), prefix: acctest.Name(prefix), lv: lv}
+		db: acctest.StoreLocation(t), prefix: acctest.Name(prefix), lv: lv}
 	t.Cleanup(func() {
 		for _, d := range r.domains() { // whatever happened, nothing of ours stays defined
 			_ = r.lv.DomainDestroy(d)

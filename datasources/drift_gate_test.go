@@ -55,7 +55,7 @@ func TestAccDataSourceDrift_gate(t *testing.T) {
 	acctest.PreCheck(t)
 	p := acctest.Name("acc-ds-gate")
 	host, vm := p+"-host", p+"-vm"
-	db := acctest.StorePath(t)
+	db := acctest.StoreLocation(t)
 	st := storetest.Open(t, db)
 	ctx := storetest.Ctx(t)
 	if err := st.CreateHost(ctx, store.Host{ID: host, URI: acctest.TestURI}); err != nil {

@@ -51,7 +51,7 @@ func newLiveEnv(t *testing.T) *liveEnv {
 	t.Helper()
 	p := acctest.Name("acc-ds")
 	e := &liveEnv{
-		t: t, db: acctest.StorePath(t), up: p + "-up", down: p + "-down",
+		t: t, db: acctest.StoreLocation(t), up: p + "-up", down: p + "-down",
 		run: p + "-run", off: p + "-off", gone: p + "-gone", bad: p + "-bad", far: p + "-far",
 	}
 	st := storetest.Open(t, e.db)

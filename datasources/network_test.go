@@ -18,7 +18,7 @@ import (
 // writes nothing to the store. Real leases: resources' TestAccVMGuest_*.
 func TestAccDataSourceNetwork_testDriver(t *testing.T) {
 	acctest.PreCheck(t)
-	db := acctest.StorePath(t)
+	db := acctest.StoreLocation(t)
 	host := acctest.Name("ip-ds-host")
 	if err := storetest.Open(t, db).CreateHost(storetest.Ctx(t), store.Host{ID: host, URI: acctest.TestURI}); err != nil {
 		t.Fatal(err)

@@ -27,7 +27,7 @@ func TestAccHost_sshPassword(t *testing.T) {
 	acctest.PreCheck(t)
 	sshd := libvirttest.StartPasswordSSHD(t)
 	t.Setenv(hypervisor.PasswordEnv, "")
-	db := acctest.StorePath(t)
+	db := acctest.StoreLocation(t)
 	config := func(id, passwords string) string {
 		return fmt.Sprintf(`provider "virtumancer" {
   database = %q

@@ -56,7 +56,7 @@ func checkHostRow(t *testing.T, db, id, uri string) resource.TestCheckFunc {
 // destroy; every apply is followed by an empty plan.
 func TestAccHost_lifecycle(t *testing.T) {
 	acctest.PreCheck(t)
-	db := acctest.StorePath(t)
+	db := acctest.StoreLocation(t)
 	id := acctest.Name("acc-host")
 	addr := "virtumancer_host.h"
 	resource.Test(t, resource.TestCase{
@@ -117,7 +117,7 @@ func TestAccHost_lifecycle(t *testing.T) {
 // is planned for creation again.
 func TestAccHost_outOfBand(t *testing.T) {
 	acctest.PreCheck(t)
-	db := acctest.StorePath(t)
+	db := acctest.StoreLocation(t)
 	id := acctest.Name("acc-host")
 	addr := "virtumancer_host.h"
 	cfg := hostConfig(db, id, acctest.TestURI)
@@ -163,7 +163,7 @@ func TestAccHost_outOfBand(t *testing.T) {
 // rows (recorded out of band here) and leaves other hosts' rows alone.
 func TestAccHost_deleteSoftDeletesVMs(t *testing.T) {
 	acctest.PreCheck(t)
-	db := acctest.StorePath(t)
+	db := acctest.StoreLocation(t)
 	id := acctest.Name("acc-host")
 	vm := acctest.Name("acc-vm")
 	other := id + "-other"
@@ -213,7 +213,7 @@ func TestAccHost_deleteSoftDeletesVMs(t *testing.T) {
 // the host id and URI in the message, and writes nothing.
 func TestAccHost_unreachable(t *testing.T) {
 	acctest.PreCheck(t)
-	db := acctest.StorePath(t)
+	db := acctest.StoreLocation(t)
 	storetest.Open(t, db) // create the file so the snapshot has tables
 	before := storetest.Snapshot(t, db)
 	id := acctest.Name("acc-host")
@@ -232,7 +232,7 @@ func TestAccHost_unreachable(t *testing.T) {
 // attribute error at plan time; the store is not touched.
 func TestAccHost_invalidURI(t *testing.T) {
 	acctest.PreCheck(t)
-	db := acctest.StorePath(t)
+	db := acctest.StoreLocation(t)
 	storetest.Open(t, db)
 	before := storetest.Snapshot(t, db)
 	for _, uri := range []string{"http://example.com/", "qemu+carrier-pigeon:///system", "not a uri"} {
@@ -254,7 +254,7 @@ func TestAccHost_invalidURI(t *testing.T) {
 // else) is an error that suggests import; the existing row is untouched.
 func TestAccHost_duplicateID(t *testing.T) {
 	acctest.PreCheck(t)
-	db := acctest.StorePath(t)
+	db := acctest.StoreLocation(t)
 	id := acctest.Name("acc-host")
 	st := storetest.Open(t, db)
 	if err := st.CreateHost(storetest.Ctx(t), store.Host{ID: id, URI: acctest.QemuURI}); err != nil {

@@ -19,7 +19,7 @@ import (
 // defined) where only the host knows; no network is left behind.
 func TestAccNetwork_badInput(t *testing.T) {
 	acctest.PreCheck(t)
-	db := acctest.StorePath(t)
+	db := acctest.StoreLocation(t)
 	hostID := acctest.Name("acc-host")
 	name := acctest.Name("acc-net-bad")
 	cfg := func(body string) string {

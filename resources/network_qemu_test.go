@@ -20,7 +20,7 @@ import (
 // live keeps the network (same UUID), and destroy removes it.
 func TestAccNetwork_qemu(t *testing.T) {
 	acctest.PreCheck(t)
-	db := acctest.StorePath(t)
+	db := acctest.StoreLocation(t)
 	hostID := acctest.Name("acc-host")
 	name := acctest.Name("acc-qnet")
 	var uuid string

@@ -117,7 +117,7 @@ func hostsAre(want ...string) func(liveNetwork) error {
 // place, and destroy.
 func TestAccNetwork_testDriver(t *testing.T) {
 	acctest.PreCheck(t)
-	db := acctest.StorePath(t)
+	db := acctest.StoreLocation(t)
 	hostID := acctest.Name("acc-host")
 	name := acctest.Name("acc-net")
 	var uuid string

@@ -142,7 +142,7 @@ var positive = knownvalue.Int64Func(func(v int64) error {
 // is there, naming it, and afterwards removes pool and directory.
 func TestAccPool_qemu(t *testing.T) {
 	acctest.PreCheck(t)
-	db := acctest.StorePath(t)
+	db := acctest.StoreLocation(t)
 	hostID := acctest.Name("acc-host")
 	name := acctest.Name("acc-pool")
 	dir := filepath.Join(t.TempDir(), "pools", name)
@@ -225,7 +225,7 @@ func TestAccPool_qemu(t *testing.T) {
 // pool, and keeps the directory, which the provider did not make.
 func TestAccPool_existingDirWithVolume(t *testing.T) {
 	acctest.PreCheck(t)
-	db := acctest.StorePath(t)
+	db := acctest.StoreLocation(t)
 	hostID := acctest.Name("acc-host")
 	name := acctest.Name("acc-pool")
 	dir := t.TempDir()
@@ -265,7 +265,7 @@ resource "virtumancer_volume" "v" {
 // it, destroy.
 func TestAccPool_testDriver(t *testing.T) {
 	acctest.PreCheck(t)
-	db := acctest.StorePath(t)
+	db := acctest.StoreLocation(t)
 	hostID := acctest.Name("acc-host")
 	name := acctest.Name("acc-pool")
 	dir := "/" + name
@@ -333,7 +333,7 @@ func TestAccPool_testDriver(t *testing.T) {
 // then; a path that is a file fails the apply before anything is defined.
 func TestAccPool_badInput(t *testing.T) {
 	acctest.PreCheck(t)
-	db := acctest.StorePath(t)
+	db := acctest.StoreLocation(t)
 	hostID := acctest.Name("acc-host")
 	name := acctest.Name("acc-pool")
 	file := filepath.Join(t.TempDir(), "file")
@@ -364,7 +364,7 @@ func TestAccPool_badInput(t *testing.T) {
 // plan is empty and destroy works.
 func TestAccPool_hostUnreachableOnRead(t *testing.T) {
 	acctest.PreCheck(t)
-	db := acctest.StorePath(t)
+	db := acctest.StoreLocation(t)
 	hostID := acctest.Name("acc-host")
 	name := acctest.Name("acc-pool")
 	st := storetest.Open(t, db)
@@ -415,7 +415,7 @@ resource "virtumancer_pool" "p" {
 // this test on an older CLI (terraform 1.11 here), which has no identity.
 func TestAccPool_importByIdentity(t *testing.T) {
 	acctest.PreCheck(t)
-	db := acctest.StorePath(t)
+	db := acctest.StoreLocation(t)
 	hostID := acctest.Name("acc-host")
 	name := acctest.Name("acc-pool")
 	config := poolConfig(db, hostID, acctest.TestURI, poolBody(name, "/"+name, nil), "")

@@ -290,6 +290,7 @@ func mustRowID(t *testing.T, e *vmEnv, name string) int64 {
 func TestAccVM_readOnlyStore(t *testing.T) {
 	acctest.PreCheck(t)
 	e := newVMEnv(t, acctest.TestURI)
+	e.db = acctest.StorePath(t) // an immutable file: SQLite whatever VIRTUMANCER_TEST_STORE says
 	name := e.name()
 	st := storetest.Open(t, e.db)
 	if err := st.PutHost(storetest.Ctx(t), store.Host{ID: e.hostID, URI: e.uri}); err != nil {

@@ -104,6 +104,7 @@ func (e *vmEnv) active(name string) bool {
 func TestAccVM_destroyLockedStore(t *testing.T) {
 	acctest.PreCheck(t)
 	e := newVMEnv(t, acctest.TestURI)
+	e.db = acctest.StorePath(t) // SQLite's write lock, held by a raw connection
 	name := e.name()
 	e.putHost()
 	lk := newStoreLock(t, e.db)

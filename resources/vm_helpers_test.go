@@ -44,7 +44,7 @@ func newVMEnv(t *testing.T, uri string) *vmEnv {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = l.Disconnect() })
-	return &vmEnv{t: t, db: acctest.StorePath(t), hostID: "h", uri: uri, lv: l}
+	return &vmEnv{t: t, db: acctest.StoreLocation(t), hostID: "h", uri: uri, lv: l}
 }
 
 // hostHCL is the provider block and the virtumancer_host every VM uses.

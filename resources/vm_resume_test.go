@@ -206,7 +206,7 @@ func TestAccVM_resumeTakeOver(t *testing.T) {
 // its VM rows kept. The same id at another uri is refused, naming both.
 func TestAccHost_resumeTakeOver(t *testing.T) {
 	acctest.PreCheck(t)
-	db := acctest.StorePath(t)
+	db := acctest.StoreLocation(t)
 	id := acctest.Name("rs-host")
 	st := storetest.Open(t, db)
 	if err := st.CreateHost(storetest.Ctx(t), store.Host{ID: id, URI: acctest.TestURI}); err != nil {

@@ -103,7 +103,7 @@ func deleteVolume(t *testing.T, uri, pool, name string) {
 // created again, destroy.
 func TestAccVolume_testDriver(t *testing.T) {
 	acctest.PreCheck(t)
-	db := acctest.StorePath(t)
+	db := acctest.StoreLocation(t)
 	hostID := acctest.Name("acc-host")
 	name := acctest.Name("acc-vol") + ".qcow2"
 	body := func(capacity int) string {
@@ -168,7 +168,7 @@ func TestAccVolume_testDriver(t *testing.T) {
 // stay; a destroy of both (the overlay first) works.
 func TestAccVolume_baseInUse(t *testing.T) {
 	acctest.PreCheck(t)
-	db := acctest.StorePath(t)
+	db := acctest.StoreLocation(t)
 	hostID := acctest.Name("vol-host")
 	base, overlay := acctest.Name("vol-base")+".qcow2", acctest.Name("vol-overlay")+".qcow2"
 	baseHCL := fmt.Sprintf(`
@@ -219,7 +219,7 @@ resource "virtumancer_volume" "v" {
 // replaces the volume, whose bytes then match the new file.
 func TestAccVolume_upload(t *testing.T) {
 	acctest.PreCheck(t)
-	db := acctest.StorePath(t)
+	db := acctest.StoreLocation(t)
 	hostID := acctest.Name("acc-host")
 	name := acctest.Name("acc-vol") + ".raw"
 	dir := t.TempDir()
@@ -297,7 +297,7 @@ func TestAccVolume_upload(t *testing.T) {
 // the base's capacity; both import cleanly.
 func TestAccVolume_overlayAndQcow2Source(t *testing.T) {
 	acctest.PreCheck(t)
-	db := acctest.StorePath(t)
+	db := acctest.StoreLocation(t)
 	hostID := acctest.Name("acc-host")
 	base, overlay := acctest.Name("acc-vol-base")+".qcow2", acctest.Name("acc-vol-overlay")+".qcow2"
 	img := filepath.Join(t.TempDir(), "base.qcow2")
@@ -356,7 +356,7 @@ resource "virtumancer_volume" "v" {
 // manage, an unreachable host, a bad import id). None changes the store.
 func TestAccVolume_badInput(t *testing.T) {
 	acctest.PreCheck(t)
-	db := acctest.StorePath(t)
+	db := acctest.StoreLocation(t)
 	hostID := acctest.Name("acc-host")
 	taken := acctest.Name("acc-vol-taken") + ".qcow2"
 	rawFile := filepath.Join(t.TempDir(), "disk.img")
@@ -424,7 +424,7 @@ func TestAccVolume_badInput(t *testing.T) {
 // plan is empty again and destroy works.
 func TestAccVolume_hostUnreachableOnRead(t *testing.T) {
 	acctest.PreCheck(t)
-	db := acctest.StorePath(t)
+	db := acctest.StoreLocation(t)
 	hostID := acctest.Name("acc-host")
 	name := acctest.Name("acc-vol") + ".qcow2"
 	st := storetest.Open(t, db)

@@ -136,7 +136,7 @@ func entry(rep observe.Report, host, name string) observe.Entry {
 // probes; a non-loopback address without a token is refused. A store with
 // no hosts never dials libvirtd, so this needs nothing but the Go toolchain.
 func TestTokenAndListen(t *testing.T) {
-	st := syncertest.NewStore(t)
+	st := syncertest.NewSQLiteStore(t)
 	d := startDaemon(t, st.Path(), []string{envToken + "=s3cret"})
 	for path, want := range map[string]int{"/healthz": 200, "/readyz": 200, "/metrics": 401, "/api/v1/hosts": 401, "/api/v1/drift": 401} {
 		if code, body := d.get(path, ""); code != want {
@@ -259,7 +259,7 @@ func TestIntegrationDriftCommand(t *testing.T) {
 // stops, --once runs.
 func TestIntegrationOneSyncerPerSQLiteStore(t *testing.T) {
 	requireDaemon(t)
-	st := syncertest.NewStore(t, store.Host{ID: "test", URI: testURI})
+	st := syncertest.NewSQLiteStore(t, store.Host{ID: "test", URI: testURI})
 	d := startDaemon(t, st.Path(), nil)
 
 	for _, args := range [][]string{{"--database", st.Path(), "--listen", "127.0.0.1:0"}, {"--once", "--database", st.Path()}} {

@@ -145,7 +145,7 @@ func TestIntegrationLibvirtdRestart(t *testing.T) {
 // instead of writing on into an unlinked file while reporting ready.
 func TestIntegrationStoreFileDeletedStopsDaemon(t *testing.T) {
 	requireDaemon(t)
-	st := syncertest.NewStore(t)
+	st := syncertest.NewSQLiteStore(t)
 	d := startDaemon(t, st.Path(), nil)
 	syncertest.Eventually(t, 10*time.Second, "/readyz 200", func() (bool, string) {
 		code, body := d.get("/readyz", "")

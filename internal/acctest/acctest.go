@@ -23,6 +23,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-go/tfprotov6"
 
 	"github.com/virtumancer/terraform-provider-virtumancer/internal/libvirttest"
+	"github.com/virtumancer/terraform-provider-virtumancer/internal/pgtest"
 	"github.com/virtumancer/terraform-provider-virtumancer/provider"
 )
 
@@ -142,13 +143,22 @@ func moduleRoot() (string, error) {
 	}
 }
 
-// StorePath returns a fresh store path in a temp dir of the test.
+// StoreLocation returns a fresh store on the backend VIRTUMANCER_TEST_STORE
+// chooses (internal/pgtest): a SQLite path by default, a new PostgreSQL
+// database's URL under `make testpg`. Tests not about SQLite use it.
+func StoreLocation(t testing.TB) string {
+	t.Helper()
+	return pgtest.StoreLocation(t, "acc")
+}
+
+// StorePath returns a fresh SQLite store path in a temp dir of the test,
+// whatever VIRTUMANCER_TEST_STORE says: for tests about the file itself.
 func StorePath(t testing.TB) string {
 	t.Helper()
 	return filepath.Join(t.TempDir(), "virtumancer.db")
 }
 
-// ProviderConfig is the provider block for a test store.
+// ProviderConfig is the provider block for a test store (a path or a URL).
 func ProviderConfig(dbPath string) string {
 	return fmt.Sprintf("provider \"virtumancer\" {\n  database = %q\n}\n", dbPath)
 }

@@ -1,8 +1,10 @@
 // Package storetest helps acceptance tests look at and tamper with a store
-// file behind the provider's back: exact row snapshots (to assert that a
-// failed operation left the store unchanged), out-of-band writes (a host or
-// a corrupt config_json row that Terraform did not create), and making the
-// file read-only, even for root.
+// behind the provider's back: exact row snapshots (to assert that a failed
+// operation left the store unchanged), out-of-band writes (a host or a
+// corrupt config_json row that Terraform did not create), and making the
+// file read-only, even for root. Snapshot, Unchanged, Open, Exec and Text
+// take either a SQLite path or a postgres:// URL (VIRTUMANCER_TEST_STORE);
+// CopyFixture, Fixture and MakeReadOnly are about SQLite files only.
 package storetest
 
 import (
@@ -27,12 +29,21 @@ import (
 // Absent is the snapshot of a store file that does not exist.
 const Absent = "<no store file>"
 
+// snapshotQueries read Virtumancer's tables on either backend.
+var snapshotQueries = []string{
+	"SELECT 'host', id, uri FROM hosts ORDER BY id",
+	"SELECT 'vm', id, created_at, updated_at, deleted_at, name, host_id, config_json FROM virtual_machines ORDER BY id",
+}
+
 // Snapshot renders every row of Virtumancer's tables (hosts and
 // virtual_machines, soft-deleted rows and timestamps included) as text, so
 // two snapshots are equal exactly when those tables are. It opens the file
 // read-only and changes nothing.
 func Snapshot(t testing.TB, dbPath string) string {
 	t.Helper()
+	if store.IsPostgresURL(dbPath) {
+		return pgSnapshot(t, dbPath)
+	}
 	if _, err := os.Stat(dbPath); errors.Is(err, fs.ErrNotExist) {
 		return Absent
 	}
@@ -42,10 +53,7 @@ func Snapshot(t testing.TB, dbPath string) string {
 	}
 	defer conn.Close()
 	var b strings.Builder
-	for _, q := range []string{
-		"SELECT 'host', id, uri FROM hosts ORDER BY id",
-		"SELECT 'vm', id, created_at, updated_at, deleted_at, name, host_id, config_json FROM virtual_machines ORDER BY id",
-	} {
+	for _, q := range snapshotQueries {
 		err := sqlitex.ExecuteTransient(conn, q, &sqlitex.ExecOptions{ResultFunc: func(st *sqlite.Stmt) error {
 			for i := range st.ColumnCount() {
 				if i > 0 {
@@ -99,6 +107,10 @@ func Ctx(t testing.TB) context.Context {
 // to write (a corrupt config_json).
 func Exec(t testing.TB, dbPath, query string, args ...any) {
 	t.Helper()
+	if store.IsPostgresURL(dbPath) {
+		pgExec(t, dbPath, query, args...)
+		return
+	}
 	conn, err := sqlite.OpenConn(dbPath, sqlite.OpenReadWrite)
 	if err != nil {
 		t.Fatalf("open %s: %v", dbPath, err)
@@ -114,6 +126,9 @@ func Exec(t testing.TB, dbPath, query string, args ...any) {
 // when there is no row), read on its own read-only connection.
 func Text(t testing.TB, dbPath, query string, args ...any) string {
 	t.Helper()
+	if store.IsPostgresURL(dbPath) {
+		return pgText1(t, dbPath, query, args...)
+	}
 	conn, err := sqlite.OpenConn(dbPath, sqlite.OpenReadOnly)
 	if err != nil {
 		t.Fatalf("open %s: %v", dbPath, err)

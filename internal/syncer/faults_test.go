@@ -112,7 +112,7 @@ func TestIntegrationUnreachableHostsDoNotBlock(t *testing.T) {
 // soon after the lock is released.
 func TestIntegrationStoreLockedLosesNothing(t *testing.T) {
 	requireDaemon(t)
-	st := syncertest.NewStore(t, store.Host{ID: "test", URI: testURI})
+	st := syncertest.NewSQLiteStore(t, store.Host{ID: "test", URI: testURI})
 	l := syncertest.Dial(t, testURI)
 	old := syncertest.DefineVM(t, l, testURI, syncertest.Name("old"), 64)
 	e := openEngine(t, newEngine(t, st))
@@ -147,7 +147,7 @@ func TestIntegrationStoreLockedLosesNothing(t *testing.T) {
 func TestIntegrationCloseFinishesWriteInFlight(t *testing.T) {
 	requireDaemon(t)
 	names := syncertest.DefineMany(t, syncertest.Name("inflight"), 300)
-	st := syncertest.NewStore(t, store.Host{ID: "test", URI: testURI})
+	st := syncertest.NewSQLiteStore(t, store.Host{ID: "test", URI: testURI})
 
 	other := rawConn(t, st.Path())
 	exec(t, other, "BEGIN IMMEDIATE", nil)

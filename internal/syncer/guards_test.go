@@ -95,7 +95,7 @@ func TestStoreFileGoneStopsEngine(t *testing.T) {
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			st := syncertest.NewStore(t)
+			st := syncertest.NewSQLiteStore(t)
 			e := newEngine(t, st)
 			openEngine(t, e)
 			waitReady(t, e, time.Second)

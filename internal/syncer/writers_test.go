@@ -94,7 +94,7 @@ func TestIntegrationOtherWritersReachDriftWithinASecond(t *testing.T) {
 	requireDaemon(t)
 	// The qemu driver: the test driver is shared with benchmarks that
 	// define thousands of domains, whose events would queue ahead of ours.
-	st := syncertest.NewStore(t, store.Host{ID: "test", URI: qemuURI})
+	st := syncertest.NewSQLiteStore(t, store.Host{ID: "test", URI: qemuURI})
 	v := syncertest.DefineVM(t, syncertest.Dial(t, qemuURI), qemuURI, syncertest.Name("writers"), 64)
 	e := newEngine(t, st)
 	e.CheckInterval = 500 * time.Millisecond

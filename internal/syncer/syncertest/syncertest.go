@@ -220,10 +220,34 @@ func onDomains(t testing.TB, names []string, fn func(*libvirt.Libvirt, string) e
 	}
 }
 
-// NewStore creates a store in a temp dir with the given hosts.
+// NewStore creates a store with the given hosts on the backend
+// VIRTUMANCER_TEST_STORE chooses (pgtest.StoreLocation): a SQLite file in
+// a temp dir by default; st.Path() is its location either way.
 func NewStore(t testing.TB, hosts ...store.Host) *store.Store {
 	t.Helper()
-	st, err := store.Open(filepath.Join(t.TempDir(), "virtumancer.db"), store.Options{})
+	return openWith(t, pgtest.StoreLocation(t, "sync"), hosts)
+}
+
+// NewSQLiteStore is NewStore on a SQLite file whatever
+// VIRTUMANCER_TEST_STORE says, for tests about the file (deleted, locked,
+// written by sqlite3 or a second process).
+func NewSQLiteStore(t testing.TB, hosts ...store.Host) *store.Store {
+	t.Helper()
+	return openWith(t, filepath.Join(t.TempDir(), "virtumancer.db"), hosts)
+}
+
+// NewPostgresStore is NewStore on a PostgreSQL database of the test's own
+// (internal/pgtest); it also returns the database's URL, for a second
+// client. A test calling it needs PostgreSQL: a TestIntegration….
+func NewPostgresStore(t testing.TB, hosts ...store.Host) (*store.Store, string) {
+	t.Helper()
+	u := pgtest.NewDatabase(t, "sync")
+	return openWith(t, u, hosts), u
+}
+
+func openWith(t testing.TB, location string, hosts []store.Host) *store.Store {
+	t.Helper()
+	st, err := store.Open(location, store.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -234,25 +258,6 @@ func NewStore(t testing.TB, hosts ...store.Host) *store.Store {
 		}
 	}
 	return st
-}
-
-// NewPostgresStore is NewStore on a PostgreSQL database of the test's own
-// (internal/pgtest); it also returns the database's URL, for a second
-// client. A test calling it needs PostgreSQL: a TestIntegration….
-func NewPostgresStore(t testing.TB, hosts ...store.Host) (*store.Store, string) {
-	t.Helper()
-	u := pgtest.NewDatabase(t, "sync")
-	st, err := store.Open(u, store.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = st.Close() })
-	for _, h := range hosts {
-		if err := st.CreateHost(context.Background(), h); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return st, u
 }
 
 // Eventually polls cond until it holds or within passes, and returns how
