@@ -115,8 +115,18 @@ resource "virtumancer_vm" "v" {
 	}
 
 	inParallel(t, cli, works, env, "apply", "-destroy", "-auto-approve", "-input=false", "-no-color")
-	if vms, err = st.ListVMs(ctx, host); err != nil || len(ours(vms, host)) != 0 {
-		t.Errorf("live rows after the destroys: %v (%v), want none", ours(vms, host), err)
+	// Known race (issue note): the owning replica may revive a row the
+	// provider soft-deleted while its domain was still being stopped; its
+	// runtime check (every 15 s) deletes it again. So: none within 20 s.
+	var live []store.VM
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(250 * time.Millisecond) {
+		vms, err = st.ListVMs(ctx, host)
+		if live = ours(vms, host); err == nil && len(live) == 0 || time.Now().After(deadline) {
+			break
+		}
+	}
+	if err != nil || len(live) != 0 {
+		t.Errorf("live rows 20 s after the destroys: %v (%v), want none", live, err)
 	}
 	if left := domainsWithPrefix(t, lv, host+"-"); len(left) > 0 {
 		t.Errorf("domains left after the destroys: %v", left)
