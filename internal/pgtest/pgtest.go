@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/virtumancer/terraform-provider-virtumancer/internal/store"
 )
 
 // EnvURL names the variable that points the tests at another cluster: a
@@ -133,25 +134,11 @@ func WithDatabase(u, name string) (string, error) {
 	return pu.String(), nil
 }
 
-var dsnPassword = regexp.MustCompile(`(?i)(password\s*=\s*)('[^']*'|\S+)`)
-
 // Redact hides the password of a postgres:// URL (user:xxxxx@) and of a
 // key=value connection string (password=xxxxx), also inside a query
-// parameter (?password=...).
-func Redact(u string) string {
-	if pu, err := url.Parse(u); err == nil && pu.Scheme != "" {
-		q := pu.Query()
-		if q.Has("password") {
-			q.Set("password", "xxxxx")
-			pu.RawQuery = q.Encode()
-		}
-		return pu.Redacted()
-	}
-	return dsnPassword.ReplaceAllString(u, "${1}xxxxx")
-}
+// parameter (?password=...): the store's own redaction.
+func Redact(u string) string { return store.RedactURL(u) }
 
 // redactErr is err's text with any password in it hidden: pgx errors may
 // quote the connection string.
-func redactErr(err error) string {
-	return dsnPassword.ReplaceAllString(err.Error(), "${1}xxxxx")
-}
+func redactErr(err error) string { return store.RedactURL(err.Error()) }
