@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -50,36 +49,22 @@ func TestAccApplySurvivesPostgresRestart(t *testing.T) {
 // lost connection, not a crash of the provider.
 func (r *resumeRun) restartPostgresMidApply(c *pgtest.Cluster) string {
 	t := r.t
-	var out bytes.Buffer
-	cmd := r.command("apply", "-auto-approve", "-input=false", "-no-color", "-parallelism=1")
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	t.Cleanup(func() { _ = cmd.Process.Kill() })
+	a := r.startSlowApply()
+	exited, out := a.exited, &a.out
 	st, err := store.Open(r.db, store.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer st.Close()
 	rows := 0
-	for deadline := time.Now().Add(2 * time.Minute); rows < resumeVMs/4; time.Sleep(20 * time.Millisecond) {
-		select {
-		case err := <-exited:
-			t.Fatalf("the apply ended (%v) before a quarter of the rows existed:\n%s", err, out.String())
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("a quarter of the rows did not appear within 2m:\n%s", out.String())
-		}
+	r.waitMidApply(a, "a quarter of the rows existed", func() bool {
 		vms, err := st.ListVMs(t.Context(), r.prefix)
 		if err != nil && !store.Absent(err) {
 			t.Fatal(err)
 		}
 		rows = len(vms)
-	}
+		return rows >= resumeVMs/4
+	})
 	c.Restart()
 	t.Logf("PostgreSQL restarted with %d of %d rows written", rows, resumeVMs)
 	var err2 error

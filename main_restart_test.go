@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -46,25 +45,9 @@ func TestAccLibvirtdRestartMidApplyConverges(t *testing.T) {
 // once half the domains exist and waits for the apply to end.
 func (r *resumeRun) restartMidApply() {
 	t := r.t
-	var out bytes.Buffer
-	cmd := r.command("apply", "-auto-approve", "-input=false", "-no-color", "-parallelism=1")
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	t.Cleanup(func() { _ = cmd.Process.Kill() })
-	for deadline := time.Now().Add(2 * time.Minute); len(r.domains()) < resumeVMs/2; time.Sleep(5 * time.Millisecond) {
-		select {
-		case err := <-exited:
-			t.Fatalf("the apply ended (%v) before half the VMs existed:\n%s", err, out.String())
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("half the VMs did not appear within 2m:\n%s", out.String())
-		}
-	}
+	a := r.startSlowApply()
+	r.waitMidApply(a, "half the VMs existed", func() bool { return len(r.domains()) >= resumeVMs/2 })
+	exited, out := a.exited, &a.out
 	libvirttest.Restart(t)
 	lv, err := acctest.Dial(acctest.TestURI) // the old connection died with the daemon
 	if err != nil {

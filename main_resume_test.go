@@ -135,35 +135,53 @@ func (r *resumeRun) domainNames() []string {
 	return names
 }
 
+// slowApply is an apply that creates one VM at a time, started in the
+// background: the fault tests interrupt it midway (waitMidApply).
+type slowApply struct {
+	cmd    *exec.Cmd
+	out    bytes.Buffer
+	exited chan error
+}
+
+func (r *resumeRun) startSlowApply() *slowApply {
+	a := &slowApply{cmd: r.command("apply", "-auto-approve", "-input=false", "-no-color", "-parallelism=1"), exited: make(chan error, 1)}
+	a.cmd.Stdout, a.cmd.Stderr = &a.out, &a.out
+	if err := a.cmd.Start(); err != nil {
+		r.t.Fatal(err)
+	}
+	go func() { a.exited <- a.cmd.Wait() }()
+	r.t.Cleanup(func() { _ = a.cmd.Process.Kill() })
+	return a
+}
+
+// waitMidApply polls reached until it holds; the apply ending first, or
+// two minutes passing, fails the test. what says what is awaited.
+func (r *resumeRun) waitMidApply(a *slowApply, what string, reached func() bool) {
+	r.t.Helper()
+	for deadline := time.Now().Add(2 * time.Minute); !reached(); time.Sleep(5 * time.Millisecond) {
+		select {
+		case err := <-a.exited:
+			r.t.Fatalf("the apply ended (%v) before %s:\n%s", err, what, a.out.String())
+		default:
+		}
+		if time.Now().After(deadline) {
+			r.t.Fatalf("not within 2m: %s:\n%s", what, a.out.String())
+		}
+	}
+}
+
 // killMidApply starts the apply one VM at a time, kills the CLI with SIGKILL
 // once half the domains exist, and waits for its provider to exit.
 func (r *resumeRun) killMidApply() {
 	t := r.t
-	var out bytes.Buffer
-	cmd := r.command("apply", "-auto-approve", "-input=false", "-no-color", "-parallelism=1")
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
+	a := r.startSlowApply()
 	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
 		for _, pid := range processesOf(t, r.binary) {
 			_ = syscall.Kill(pid, syscall.SIGKILL)
 		}
 	})
-	deadline := time.Now().Add(2 * time.Minute)
-	for len(r.domains()) < resumeVMs/2 {
-		select {
-		case err := <-exited:
-			t.Fatalf("the apply ended (%v) before half the VMs existed:\n%s", err, out.String())
-		case <-time.After(5 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("half the VMs did not appear within 2m:\n%s", out.String())
-		}
-	}
+	r.waitMidApply(a, "half the VMs existed", func() bool { return len(r.domains()) >= resumeVMs/2 })
+	cmd, exited, out := a.cmd, a.exited, &a.out
 	before := processesOf(t, r.binary)
 	if err := cmd.Process.Kill(); err != nil {
 		t.Fatal(err)

@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -19,6 +20,8 @@ import (
 	"github.com/virtumancer/terraform-provider-virtumancer/internal/acctest"
 	"github.com/virtumancer/terraform-provider-virtumancer/internal/pgtest"
 	"github.com/virtumancer/terraform-provider-virtumancer/internal/store"
+	"github.com/virtumancer/terraform-provider-virtumancer/internal/storetest"
+	"github.com/virtumancer/terraform-provider-virtumancer/internal/syncer/syncertest"
 )
 
 // teamRunners and teamVMs: five CI runners applying six VMs each.
@@ -38,15 +41,8 @@ func TestAccTeamParallelAppliesOnPostgres(t *testing.T) {
 	_, rc := buildProvider(t, dir)
 	u := pgtest.NewDatabase(t, "team")
 	host := acctest.Name("team")
-	st, err := store.Open(u, store.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st := syncertest.OpenStore(t, u, []store.Host{{ID: host, URI: acctest.TestURI}})
 	ctx := context.Background()
-	if err := st.CreateHost(ctx, store.Host{ID: host, URI: acctest.TestURI}); err != nil {
-		t.Fatal(err)
-	}
 	lv, err := acctest.Dial(acctest.TestURI)
 	if err != nil {
 		t.Fatal(err)
@@ -57,7 +53,7 @@ func TestAccTeamParallelAppliesOnPostgres(t *testing.T) {
 	for _, name := range []string{"a", "b"} {
 		startReplica(t, syncBin, u, name)
 	}
-	for deadline := time.Now().Add(15 * time.Second); replicaCount(t, st) < 2; time.Sleep(100 * time.Millisecond) {
+	for deadline := time.Now().Add(15 * time.Second); replicaCount(t, u) < 2; time.Sleep(100 * time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Fatalf("the two replicas did not register within 15 s")
 		}
@@ -110,7 +106,7 @@ resource "virtumancer_vm" "v" {
 		t.Errorf("live rows after the applies = %v, want exactly %v", names, want)
 	}
 	waitStatuses(t, st, host, len(want))
-	if n := replicaCount(t, st); n != 2 {
+	if n := replicaCount(t, u); n != 2 {
 		t.Errorf("replicas registered after the applies: %d, want both", n)
 	}
 
@@ -183,10 +179,11 @@ func waitStatuses(t *testing.T, st *store.Store, host string, n int) {
 	t.Errorf("the owning replica's status rows for host %s: %d, want %d", host, len(got), n)
 }
 
-func replicaCount(t *testing.T, st *store.Store) int {
+// replicaCount is how many replicas are registered in the store at u.
+func replicaCount(t *testing.T, u string) int {
 	t.Helper()
-	var n int
-	if err := st.Read(context.Background(), func(tx *store.Tx) (err error) { n, err = tx.ReplicaCount(); return err }); err != nil {
+	n, err := strconv.Atoi(storetest.Text(t, u, "SELECT count(*) FROM vmsync_replicas"))
+	if err != nil {
 		t.Fatal(err)
 	}
 	return n

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"os"
 	"strings"
@@ -27,7 +26,7 @@ func TestIntegrationReplicaSurvivesPostgresRestart(t *testing.T) {
 	for i := range 4 {
 		hosts = append(hosts, store.Host{ID: fmt.Sprintf("pgf-h%d", i), URI: testURI})
 	}
-	st := openPGStore(t, c.URL(), hosts)
+	st := syncertest.OpenStore(t, c.URL(), hosts)
 	l := syncertest.Dial(t, testURI)
 
 	d := startDaemon(t, c.URL(), nil, "--replica", "pgf-a")
@@ -93,22 +92,6 @@ func TestIntegrationReplicaSurvivesPostgresRestart(t *testing.T) {
 	if code := d.stop(syscall.SIGTERM); code != 0 {
 		t.Errorf("replica exit %d: %s", code, tail(d.output()))
 	}
-}
-
-// openPGStore opens the store at u (a database nobody else uses) with hosts.
-func openPGStore(t *testing.T, u string, hosts []store.Host) *store.Store {
-	t.Helper()
-	st, err := store.Open(u, store.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = st.Close() })
-	for _, h := range hosts {
-		if err := st.CreateHost(context.Background(), h); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return st
 }
 
 func waitReady(t *testing.T, d *service, within time.Duration, what string) time.Duration {

@@ -432,10 +432,3 @@ func (c *Claims) registerLocked(ctx context.Context) error {
 	}
 	return nil
 }
-
-// ReplicaCount is the number of replicas registered in vmsync_replicas.
-func (tx *Tx) ReplicaCount() (int, error) {
-	n := 0
-	err := tx.query("count replicas", "SELECT count(*) FROM vmsync_replicas", func(r row) error { n = r.Int(0); return nil })
-	return n, err
-}

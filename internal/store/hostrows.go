@@ -16,8 +16,10 @@ type HostRows struct {
 	VMs      []VM
 	Statuses []VMStatus
 
-	h       *handle
-	version int64 // the file's data version before the snapshot began
+	h *handle
+	// version: SQLite, the file's data version before the snapshot began;
+	// PostgreSQL, vmsync_changes' count inside the snapshot.
+	version int64
 }
 
 // ReadHostRows reads a host's rows and statuses in one read transaction.

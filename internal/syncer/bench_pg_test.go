@@ -1,7 +1,6 @@
 package syncer_test
 
 import (
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -56,7 +55,7 @@ func timeSync(b *testing.B, pool *hypervisor.Pool, backend string, n int, resync
 	if backend == "postgres" {
 		st, _ = syncertest.NewPostgresStore(b, h)
 	} else {
-		st = sqliteStore(b, h)
+		st = syncertest.NewSQLiteStore(b, h)
 	}
 	defer st.Close()
 	e := syncer.NewEngine(st, pool)
@@ -69,20 +68,4 @@ func timeSync(b *testing.B, pool *hypervisor.Pool, backend string, n int, resync
 	took := time.Since(start)
 	b.StopTimer()
 	return took
-}
-
-// sqliteStore is a SQLite store in a temp dir, whatever the test switch.
-func sqliteStore(b *testing.B, hosts ...store.Host) *store.Store {
-	b.Helper()
-	st, err := store.Open(filepath.Join(b.TempDir(), "virtumancer.db"), store.Options{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { _ = st.Close() })
-	for _, h := range hosts {
-		if err := st.CreateHost(b.Context(), h); err != nil {
-			b.Fatal(err)
-		}
-	}
-	return st
 }

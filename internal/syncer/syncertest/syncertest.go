@@ -225,7 +225,7 @@ func onDomains(t testing.TB, names []string, fn func(*libvirt.Libvirt, string) e
 // a temp dir by default; st.Path() is its location either way.
 func NewStore(t testing.TB, hosts ...store.Host) *store.Store {
 	t.Helper()
-	return openWith(t, pgtest.StoreLocation(t, "sync"), hosts)
+	return OpenStore(t, pgtest.StoreLocation(t, "sync"), hosts)
 }
 
 // NewSQLiteStore is NewStore on a SQLite file whatever
@@ -233,7 +233,7 @@ func NewStore(t testing.TB, hosts ...store.Host) *store.Store {
 // written by sqlite3 or a second process).
 func NewSQLiteStore(t testing.TB, hosts ...store.Host) *store.Store {
 	t.Helper()
-	return openWith(t, filepath.Join(t.TempDir(), "virtumancer.db"), hosts)
+	return OpenStore(t, filepath.Join(t.TempDir(), "virtumancer.db"), hosts)
 }
 
 // NewPostgresStore is NewStore on a PostgreSQL database of the test's own
@@ -242,10 +242,12 @@ func NewSQLiteStore(t testing.TB, hosts ...store.Host) *store.Store {
 func NewPostgresStore(t testing.TB, hosts ...store.Host) (*store.Store, string) {
 	t.Helper()
 	u := pgtest.NewDatabase(t, "sync")
-	return openWith(t, u, hosts), u
+	return OpenStore(t, u, hosts), u
 }
 
-func openWith(t testing.TB, location string, hosts []store.Host) *store.Store {
+// OpenStore opens (creating and migrating) the store at location, a path
+// or a postgres:// URL, closed when t ends, with hosts created in it.
+func OpenStore(t testing.TB, location string, hosts []store.Host) *store.Store {
 	t.Helper()
 	st, err := store.Open(location, store.Options{})
 	if err != nil {
